@@ -1,0 +1,190 @@
+//! The annotated function, borrowed from the syn tree into the shape the expansions need.
+
+use proc_macro2::TokenStream;
+use syn::spanned::Spanned;
+use syn::{FnArg, GenericArgument, Ident, ItemFn, Pat, PathArguments, ReturnType, Type};
+
+/// A function a tracebound attribute was put on.
+pub struct Function {
+    pub item: ItemFn,
+    pub shape: Shape,
+}
+
+/// How the function produces its future.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// `async fn`.
+    Async,
+    /// A sync fn returning `impl Future<…>`.
+    ImplFuture,
+    /// A sync fn returning a boxed future: `Pin<Box<dyn Future<…>>>`, `BoxFuture`; what
+    /// `#[async_trait]` hands us.
+    BoxedFuture,
+    /// A sync fn returning something else.
+    Sync,
+}
+
+impl Function {
+    /// Parses the item an attribute was put on; the error says what it is instead.
+    pub fn parse(item: TokenStream, attr: &str) -> syn::Result<Self> {
+        let item = match syn::parse2::<syn::Item>(item)? {
+            syn::Item::Fn(item) => item,
+            syn::Item::Verbatim(tokens) if is_bodiless_fn(&tokens) => {
+                return Err(syn::Error::new_spanned(
+                    tokens,
+                    format!("#[{attr}] needs a function body; put it on the implementation, not the declaration"),
+                ));
+            }
+            other => {
+                return Err(syn::Error::new(
+                    item_span(&other),
+                    format!("#[{attr}] applies to functions, not to {}", item_kind(&other)),
+                ));
+            }
+        };
+        let shape = Shape::of(&item);
+        Ok(Function { item, shape })
+    }
+
+    pub fn name(&self) -> &Ident {
+        &self.item.sig.ident
+    }
+
+    /// The names bound by the parameters (`self` included), for `skip` and `fields` checks.
+    pub fn param_names(&self) -> Vec<String> {
+        self.item
+            .sig
+            .inputs
+            .iter()
+            .flat_map(|arg| match arg {
+                FnArg::Receiver(_) => vec!["self".to_owned()],
+                FnArg::Typed(pat) => {
+                    let mut names = Vec::new();
+                    bindings(&pat.pat, &mut names);
+                    names
+                }
+            })
+            .collect()
+    }
+}
+
+impl Shape {
+    fn of(item: &ItemFn) -> Self {
+        if item.sig.asyncness.is_some() {
+            return Shape::Async;
+        }
+        match &item.sig.output {
+            ReturnType::Type(_, ty) => Shape::of_type(ty),
+            ReturnType::Default => Shape::Sync,
+        }
+    }
+
+    fn of_type(ty: &Type) -> Self {
+        match ty {
+            Type::ImplTrait(bounds) if bounds.bounds.iter().any(is_future_bound) => {
+                Shape::ImplFuture
+            }
+            Type::Path(path) => match path.path.segments.last() {
+                Some(seg) if seg.ident == "BoxFuture" || seg.ident == "LocalBoxFuture" => {
+                    Shape::BoxedFuture
+                }
+                Some(seg) if seg.ident == "Pin" && pins_dyn_future(&seg.arguments) => {
+                    Shape::BoxedFuture
+                }
+                _ => Shape::Sync,
+            },
+            Type::Paren(inner) => Shape::of_type(&inner.elem),
+            Type::Group(inner) => Shape::of_type(&inner.elem),
+            _ => Shape::Sync,
+        }
+    }
+}
+
+fn is_future_bound(bound: &syn::TypeParamBound) -> bool {
+    matches!(bound, syn::TypeParamBound::Trait(t)
+        if t.path.segments.last().is_some_and(|s| s.ident == "Future"))
+}
+
+/// `Pin<Box<dyn Future<…> + …>>`.
+fn pins_dyn_future(args: &PathArguments) -> bool {
+    let PathArguments::AngleBracketed(args) = args else {
+        return false;
+    };
+    args.args.iter().any(|arg| match arg {
+        GenericArgument::Type(Type::Path(boxed)) => boxed.path.segments.last().is_some_and(|s| {
+            s.ident == "Box"
+                && matches!(&s.arguments, PathArguments::AngleBracketed(inner)
+                    if inner.args.iter().any(|a| matches!(a,
+                        GenericArgument::Type(Type::TraitObject(obj))
+                            if obj.bounds.iter().any(is_future_bound))))
+        }),
+        _ => false,
+    })
+}
+
+/// Collects the identifiers a pattern binds.
+pub fn bindings(pat: &Pat, out: &mut Vec<String>) {
+    match pat {
+        Pat::Ident(p) => {
+            out.push(p.ident.to_string());
+            if let Some((_, sub)) = &p.subpat {
+                bindings(sub, out);
+            }
+        }
+        Pat::Tuple(t) => t.elems.iter().for_each(|p| bindings(p, out)),
+        Pat::TupleStruct(t) => t.elems.iter().for_each(|p| bindings(p, out)),
+        Pat::Struct(s) => s.fields.iter().for_each(|f| bindings(&f.pat, out)),
+        Pat::Slice(s) => s.elems.iter().for_each(|p| bindings(p, out)),
+        Pat::Reference(r) => bindings(&r.pat, out),
+        Pat::Type(t) => bindings(&t.pat, out),
+        Pat::Paren(p) => bindings(&p.pat, out),
+        _ => {}
+    }
+}
+
+fn is_bodiless_fn(tokens: &TokenStream) -> bool {
+    let mut iter = tokens.clone().into_iter();
+    let has_fn = iter.any(|tt| matches!(&tt, proc_macro2::TokenTree::Ident(i) if i == "fn"));
+    let ends_in_semi = tokens
+        .clone()
+        .into_iter()
+        .last()
+        .is_some_and(|tt| matches!(&tt, proc_macro2::TokenTree::Punct(p) if p.as_char() == ';'));
+    has_fn && ends_in_semi
+}
+
+fn item_span(item: &syn::Item) -> proc_macro2::Span {
+    use syn::Item;
+    match item {
+        Item::Struct(i) => i.struct_token.span,
+        Item::Enum(i) => i.enum_token.span,
+        Item::Trait(i) => i.trait_token.span,
+        Item::Impl(i) => i.impl_token.span,
+        Item::Mod(i) => i.mod_token.span,
+        Item::Const(i) => i.const_token.span,
+        Item::Static(i) => i.static_token.span,
+        Item::Type(i) => i.type_token.span,
+        Item::Use(i) => i.use_token.span,
+        other => other.span(),
+    }
+}
+
+fn item_kind(item: &syn::Item) -> &'static str {
+    use syn::Item;
+    match item {
+        Item::Struct(_) => "a struct",
+        Item::Enum(_) => "an enum",
+        Item::Union(_) => "a union",
+        Item::Trait(_) => "a trait",
+        Item::Impl(_) => "an impl block (put it on the methods inside)",
+        Item::Mod(_) => "a module",
+        Item::Const(_) => "a constant",
+        Item::Static(_) => "a static",
+        Item::Type(_) => "a type alias",
+        Item::Use(_) => "a `use` item",
+        Item::Macro(_) => "a macro invocation",
+        Item::ExternCrate(_) => "an `extern crate` item",
+        Item::ForeignMod(_) => "an `extern` block",
+        _ => "this item",
+    }
+}

@@ -1,0 +1,156 @@
+//! The attribute grammar: one darling struct per macro, shared option types here.
+
+use darling::util::{Flag, PathList};
+use darling::{Error, FromMeta, Result};
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote};
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::ext::IdentExt;
+use syn::{Expr, Ident, LitStr, Token};
+
+/// `#[traced_task(…)]`.
+#[derive(Debug, Default, FromMeta)]
+#[darling(default)]
+pub struct TaskOptions {
+    pub name: Option<LitStr>,
+    pub kind: Option<Kind>,
+    pub skip: Option<PathList>,
+    pub skip_all: Flag,
+    pub fields: Fields,
+    pub err: Option<bool>,
+    pub root: Flag,
+    #[darling(rename = "crate")]
+    pub krate: Option<syn::Path>,
+}
+
+impl TaskOptions {
+    pub fn parse(args: TokenStream) -> Result<Self> {
+        let items = darling::ast::NestedMeta::parse_meta_list(args)?;
+        Self::from_list(&items)
+    }
+
+    /// The path generated code names the runtime crate by.
+    pub fn krate(&self) -> TokenStream {
+        match &self.krate {
+            Some(path) => path.to_token_stream(),
+            None => quote!(::tracebound),
+        }
+    }
+}
+
+/// `kind = internal|server|client|producer|consumer` (a bare word or a string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Internal,
+    Server,
+    Client,
+    Producer,
+    Consumer,
+}
+
+impl Kind {
+    const NAMES: [&'static str; 5] = ["internal", "server", "client", "producer", "consumer"];
+
+    pub fn variant(self) -> Ident {
+        let name = match self {
+            Kind::Internal => "Internal",
+            Kind::Server => "Server",
+            Kind::Client => "Client",
+            Kind::Producer => "Producer",
+            Kind::Consumer => "Consumer",
+        };
+        Ident::new(name, Span::call_site())
+    }
+}
+
+impl FromMeta for Kind {
+    fn from_string(value: &str) -> Result<Self> {
+        Ok(match value {
+            "internal" => Kind::Internal,
+            "server" => Kind::Server,
+            "client" => Kind::Client,
+            "producer" => Kind::Producer,
+            "consumer" => Kind::Consumer,
+            other => return Err(Error::unknown_value_with_alts(other, Kind::NAMES.iter())),
+        })
+    }
+
+    fn from_expr(expr: &Expr) -> Result<Self> {
+        match expr {
+            Expr::Path(path) if path.path.get_ident().is_some() => {
+                let ident = path.path.get_ident().map(Ident::to_string).unwrap_or_default();
+                Self::from_string(&ident).map_err(|e| e.with_span(expr))
+            }
+            Expr::Lit(lit) => Self::from_value(&lit.lit),
+            _ => Err(Error::unexpected_expr_type(expr).with_span(expr)),
+        }
+    }
+}
+
+/// `fields(key = expr, a.dotted.key = expr, "quoted.key" = expr, shorthand)`.
+#[derive(Debug, Default)]
+pub struct Fields(pub Vec<Field>);
+
+#[derive(Debug)]
+pub struct Field {
+    pub key: LitStr,
+    pub value: Expr,
+}
+
+impl FromMeta for Fields {
+    fn from_meta(item: &syn::Meta) -> Result<Self> {
+        let syn::Meta::List(list) = item else {
+            return Err(Error::custom("expected `fields(key = value, …)`").with_span(item));
+        };
+        let entries = list
+            .parse_args_with(Punctuated::<Field, Token![,]>::parse_terminated)
+            .map_err(Error::from)?;
+        let mut errors = Error::accumulator();
+        let mut seen = std::collections::HashSet::new();
+        for field in &entries {
+            if !seen.insert(field.key.value()) {
+                errors.push(
+                    Error::custom(format!("duplicate field `{}`", field.key.value()))
+                        .with_span(&field.key),
+                );
+            }
+        }
+        errors.finish_with(Fields(entries.into_iter().collect()))
+    }
+}
+
+impl Parse for Field {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(LitStr) {
+            let key: LitStr = input.parse()?;
+            input.parse::<Token![=]>()?;
+            return Ok(Field {
+                key,
+                value: input.parse()?,
+            });
+        }
+        let first = input.call(Ident::parse_any)?;
+        let mut key = first.to_string();
+        let mut span = first.span();
+        while input.peek(Token![.]) {
+            input.parse::<Token![.]>()?;
+            let part = input.call(Ident::parse_any)?;
+            key.push('.');
+            key.push_str(&part.to_string());
+            span = span.join(part.span()).unwrap_or(span);
+        }
+        let value = if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            input.parse()?
+        } else if key.contains('.') {
+            return Err(input.error(format!("expected `= value` after the dotted key `{key}`")));
+        } else {
+            syn::parse_quote_spanned!(first.span()=> #first)
+        };
+        Ok(Field {
+            key: LitStr::new(&key, span),
+            value,
+        })
+    }
+}

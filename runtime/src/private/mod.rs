@@ -1,0 +1,59 @@
+//! What the macros' generated code calls. Not a public API: names and signatures here change
+//! whenever the macros change.
+
+mod outcome;
+mod scope;
+mod traced;
+
+pub use opentelemetry::trace::SpanKind;
+pub use opentelemetry::{Context, KeyValue};
+pub use outcome::{Outcome, RecordAnyErr, RecordDisplayErr, RecordNothing, no_record};
+pub use scope::Scope;
+pub use traced::{Traced, instrument};
+
+use crate::FieldValue;
+use opentelemetry::trace::{SpanBuilder, TraceContextExt, Tracer};
+use std::borrow::Cow;
+
+/// Starts a span as a child of the current context (or as a new root) and returns the context
+/// that holds it. Called once per call of a traced function, before its body runs.
+#[inline]
+pub fn start(
+    scope: &'static Scope,
+    name: &'static str,
+    kind: SpanKind,
+    root: bool,
+    attributes: Option<Vec<KeyValue>>,
+) -> Context {
+    let parent = Context::current();
+    let mut builder = SpanBuilder::from_name(Cow::Borrowed(name)).with_kind(kind);
+    builder.attributes = attributes;
+    let span = scope.with_tracer(|tracer| {
+        if root {
+            tracer.build_with_context(builder, &Context::new())
+        } else {
+            tracer.build_with_context(builder, &parent)
+        }
+    });
+    parent.with_span(span)
+}
+
+/// One `fields(key = value)` entry; `None` when the value records nothing.
+#[inline]
+pub fn field<V: FieldValue + ?Sized>(key: &'static str, value: &V) -> Option<KeyValue> {
+    value.to_value().map(|v| KeyValue::new(key, v))
+}
+
+/// The attributes of a span from its `fields(…)` entries.
+#[inline]
+pub fn fields<const N: usize>(entries: [Option<KeyValue>; N]) -> Option<Vec<KeyValue>> {
+    Some(entries.into_iter().flatten().collect())
+}
+
+/// Runs the synchronous part of a future-returning function with `cx` attached, so that
+/// anything it starts before returning its future is a child of the function's span.
+#[inline]
+pub fn in_context<T>(cx: &Context, f: impl FnOnce() -> T) -> T {
+    let _guard = cx.clone().attach();
+    f()
+}

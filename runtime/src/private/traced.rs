@@ -1,0 +1,97 @@
+use opentelemetry::trace::{Status, TraceContextExt};
+use opentelemetry::{Context, KeyValue};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{self, Poll};
+
+pin_project_lite::pin_project! {
+    /// The future returned by a traced function: it attaches the span's context on every poll
+    /// and ends the span exactly once, on completion, cancellation or panic.
+    #[must_use = "futures do nothing unless awaited or spawned"]
+    pub struct Traced<F, R> {
+        cx: Context,
+        // `Some` until the span has ended; `R` records the output (an error, say) first.
+        record: Option<R>,
+        #[pin]
+        future: F,
+    }
+
+    impl<F, R> PinnedDrop for Traced<F, R> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if this.record.take().is_some() {
+                let span = this.cx.span();
+                span.add_event("cancelled", Vec::new());
+                span.end();
+            }
+        }
+    }
+}
+
+/// Wraps the body's future so that it runs inside the span held by `cx`; `record` sees the
+/// output before the span ends.
+#[inline]
+pub fn instrument<F, R>(cx: Context, future: F, record: R) -> Traced<F, R>
+where
+    F: Future,
+    R: FnOnce(&F::Output, &Context),
+{
+    Traced {
+        cx,
+        record: Some(record),
+        future,
+    }
+}
+
+impl<F, R> Future for Traced<F, R>
+where
+    F: Future,
+    R: FnOnce(&F::Output, &Context),
+{
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, task: &mut task::Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _attached = this.cx.clone().attach();
+        let mut unwind = OnUnwind {
+            cx: this.cx,
+            record: this.record,
+            armed: true,
+        };
+        let poll = this.future.poll(task);
+        unwind.armed = false;
+        if let Poll::Ready(output) = &poll
+            && let Some(record) = unwind.record.take()
+        {
+            record(output, unwind.cx);
+            unwind.cx.span().end();
+        }
+        poll
+    }
+}
+
+/// Ends the span as failed when the body panics inside `poll`; the panic keeps unwinding.
+struct OnUnwind<'a, R> {
+    cx: &'a Context,
+    record: &'a mut Option<R>,
+    armed: bool,
+}
+
+impl<R> Drop for OnUnwind<'_, R> {
+    fn drop(&mut self) {
+        if self.armed && self.record.take().is_some() {
+            let span = self.cx.span();
+            span.set_status(Status::error("panicked"));
+            span.set_attribute(KeyValue::new("error.type", "panic"));
+            span.add_event(
+                "exception",
+                vec![
+                    KeyValue::new("exception.type", "panic"),
+                    KeyValue::new("exception.message", "the traced function panicked"),
+                ],
+            );
+            span.end();
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! An in-memory exporter installed in one call, and a [`TraceTree`] view for assertions.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use tracebound::traced_task;
+//!
+//! #[traced_task]
+//! async fn child() {}
+//!
+//! #[traced_task(name = "doc-example-parent")]
+//! async fn parent() {
+//!     tokio::spawn(child()).await.unwrap();
+//! }
+//!
+//! let recorder = tracebound::testing::install();
+//! parent().await;
+//!
+//! let trace = recorder.trace_of("doc-example-parent");
+//! trace.assert_single_trace();
+//! assert_eq!(trace.parent_of(trace.span("child")).unwrap().name, "doc-example-parent");
+//! println!("{trace}");
+//! # }
+//! ```
+//!
+//! Tests of one binary run in parallel and share the global provider: give each test's root
+//! span a unique name and look at its trace only, with [`Recorder::trace_of`].
+
+mod tree;
+
+pub use tree::TraceTree;
+
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use std::sync::OnceLock;
+
+/// Receives every span ended while it is installed; see [`install`].
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    exporter: InMemorySpanExporter,
+    provider: SdkTracerProvider,
+}
+
+static RECORDER: OnceLock<Recorder> = OnceLock::new();
+
+/// Installs (once per process) a global tracer provider that exports every span synchronously
+/// into memory, and returns the recorder that reads them.
+///
+/// Calling it again returns the same recorder and re-installs its provider, so a test that
+/// runs after another one replaced the global provider still records.
+pub fn install() -> Recorder {
+    let recorder = RECORDER.get_or_init(|| {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        Recorder { exporter, provider }
+    });
+    opentelemetry::global::set_tracer_provider(recorder.provider.clone());
+    recorder.clone()
+}
+
+impl Recorder {
+    /// Every span ended so far, in the order they ended.
+    pub fn spans(&self) -> Vec<SpanData> {
+        self.exporter.get_finished_spans().unwrap_or_default()
+    }
+
+    /// All spans ended so far, from every trace.
+    pub fn tree(&self) -> TraceTree {
+        TraceTree::new(self.spans())
+    }
+
+    /// The spans of the one trace that contains the span named `name`.
+    ///
+    /// # Panics
+    /// If no ended span, or more than one, has that name.
+    pub fn trace_of(&self, name: &str) -> TraceTree {
+        let all = self.tree();
+        let trace_id = all.span(name).span_context.trace_id();
+        all.trace(trace_id)
+    }
+
+    /// Forgets the spans recorded so far.
+    pub fn reset(&self) {
+        self.exporter.reset();
+    }
+}

@@ -1,0 +1,51 @@
+//! Helpers shared by the behaviour tests: every test runs its work under a root span with a
+//! unique name and inspects only that trace, so tests can share one process and one provider.
+
+use opentelemetry::global;
+use opentelemetry::trace::{FutureExt, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue, Value};
+use opentelemetry_sdk::trace::SpanData;
+use std::future::Future;
+use tracebound::testing::{self, TraceTree};
+
+/// Runs `work` inside a root span named `root` and returns its output and its whole trace.
+pub async fn traced<F: Future>(root: &'static str, work: F) -> (F::Output, TraceTree) {
+    let recorder = testing::install();
+    let span = global::tracer("tracebound-tests").start(root);
+    let cx = Context::current_with_span(span);
+    let output = work.with_context(cx.clone()).await;
+    cx.span().end();
+    (output, recorder.trace_of(root))
+}
+
+/// The same, for synchronous work.
+pub fn traced_sync<T>(root: &'static str, work: impl FnOnce() -> T) -> (T, TraceTree) {
+    let recorder = testing::install();
+    let span = global::tracer("tracebound-tests").start(root);
+    let cx = Context::current_with_span(span);
+    let output = tracebound::with_context(cx.clone(), work);
+    cx.span().end();
+    (output, recorder.trace_of(root))
+}
+
+/// A multi-thread runtime with `workers` worker threads.
+pub fn runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// The value of attribute `key` on `span`.
+pub fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv: &KeyValue| &kv.value)
+}
+
+/// Whether the current thread has a span attached.
+pub fn span_attached() -> bool {
+    Context::map_current(|cx| cx.has_active_span())
+}
