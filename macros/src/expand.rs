@@ -45,7 +45,10 @@ pub fn traced_task(args: TokenStream, item: TokenStream) -> TokenStream {
 fn span_start(options: &TaskOptions, function: &Function, kind: Kind) -> TokenStream {
     let krate = options.krate();
     let name = match &options.name {
-        Some(name) => quote!(#name),
+        Some(name) => {
+            let name = &name.0;
+            quote!(#name)
+        }
         None => {
             let name = syn::LitStr::new(&function.name().to_string(), function.name().span());
             quote!(#name)
@@ -85,7 +88,7 @@ fn span_start(options: &TaskOptions, function: &Function, kind: Kind) -> TokenSt
 /// The closure that records the body's output on the span before it ends.
 fn record(options: &TaskOptions) -> TokenStream {
     let krate = options.krate();
-    if options.err == Some(false) {
+    if options.err.is_some_and(|err| !err.0) {
         return quote!(#krate::__private::no_record);
     }
     quote! {

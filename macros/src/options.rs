@@ -13,12 +13,12 @@ use syn::{Expr, Ident, LitStr, Token};
 #[derive(Debug, Default, FromMeta)]
 #[darling(default)]
 pub struct TaskOptions {
-    pub name: Option<LitStr>,
+    pub name: Option<SpanName>,
     pub kind: Option<Kind>,
     pub skip: Option<PathList>,
     pub skip_all: Flag,
     pub fields: Fields,
-    pub err: Option<bool>,
+    pub err: Option<Switch>,
     pub root: Flag,
     #[darling(rename = "crate")]
     pub krate: Option<syn::Path>,
@@ -35,6 +35,39 @@ impl TaskOptions {
         match &self.krate {
             Some(path) => path.to_token_stream(),
             None => quote!(::tracebound),
+        }
+    }
+}
+
+/// `name = "…"`: a string literal, used as the span name as is.
+#[derive(Debug)]
+pub struct SpanName(pub LitStr);
+
+impl FromMeta for SpanName {
+    fn from_expr(expr: &Expr) -> Result<Self> {
+        match expr {
+            Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(name), .. }) => Ok(SpanName(name.clone())),
+            Expr::Group(group) => Self::from_expr(&group.expr),
+            _ => Err(Error::custom("`name` takes a string literal, as in `name = \"orders.lookup\"`")
+                .with_span(expr)),
+        }
+    }
+}
+
+/// A boolean option: the bare word means `true`, or `= true` / `= false`.
+#[derive(Debug, Clone, Copy)]
+pub struct Switch(pub bool);
+
+impl FromMeta for Switch {
+    fn from_word() -> Result<Self> {
+        Ok(Switch(true))
+    }
+
+    fn from_expr(expr: &Expr) -> Result<Self> {
+        match expr {
+            Expr::Lit(syn::ExprLit { lit: syn::Lit::Bool(value), .. }) => Ok(Switch(value.value)),
+            Expr::Group(group) => Self::from_expr(&group.expr),
+            _ => Err(Error::custom("expected `true` or `false`").with_span(expr)),
         }
     }
 }

@@ -1,0 +1,124 @@
+//! The runtime API without macros: tokens, `with_context`, `Snapshot`, `bind`, `carry` and the
+//! spawn functions, each checked by the parent of a span started on the far side.
+
+use opentelemetry::baggage::BaggageExt;
+use opentelemetry::global;
+use opentelemetry::trace::Tracer;
+use opentelemetry::{Context, KeyValue};
+use tracebound::{Snapshot, attach, bind, bind_fn, with_context};
+use tracebound_tests::{span_attached, traced, traced_sync};
+
+/// Starts and ends a span named `name` as a child of the current context.
+fn leaf(name: &'static str) {
+    global::tracer("tracebound-tests").in_span(name, |_| {});
+}
+
+fn baggage(cx: &Context) -> usize {
+    cx.baggage().len()
+}
+
+#[test]
+fn tokens_restore_the_previous_context_in_any_order() {
+    let a = Context::new().with_baggage([KeyValue::new("a", "1")]);
+    let b = Context::new().with_baggage([KeyValue::new("a", "1"), KeyValue::new("b", "2")]);
+    let outer = attach(a);
+    let inner = attach(b);
+    assert_eq!(baggage(&Context::current()), 2);
+    // Detaching the outer token first leaves the inner context current...
+    outer.detach();
+    assert_eq!(baggage(&Context::current()), 2);
+    // ...and once the inner one goes, nothing is left.
+    drop(inner);
+    assert_eq!(baggage(&Context::current()), 0);
+}
+
+#[test]
+fn with_context_detaches_after_a_panic() {
+    let cx = Context::new().with_baggage([KeyValue::new("k", "v")]);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        with_context(cx, || panic!("inside"))
+    }));
+    assert!(result.is_err());
+    assert_eq!(baggage(&Context::current()), 0);
+}
+
+#[test]
+fn a_snapshot_carries_the_context_to_another_thread() {
+    let ((), trace) = traced_sync("core-snapshot", || {
+        let snapshot = Snapshot::capture();
+        std::thread::spawn(move || {
+            assert!(!span_attached());
+            snapshot.run(|| leaf("snapshot-leaf"));
+            let _token = snapshot.attach();
+            leaf("snapshot-token-leaf");
+        })
+        .join()
+        .unwrap();
+    });
+    trace.assert_parent("snapshot-leaf", "core-snapshot");
+    trace.assert_parent("snapshot-token-leaf", "core-snapshot");
+}
+
+#[test]
+fn bind_and_thread_spawn_carry_the_context() {
+    let ((), trace) = traced_sync("core-bind", || {
+        std::thread::spawn(bind(|| leaf("bind-leaf"))).join().unwrap();
+        tracebound::thread::spawn(|| leaf("thread-leaf")).join().unwrap();
+        let each = bind_fn(|i: usize| {
+            leaf(["bind-fn-0", "bind-fn-1", "bind-fn-2"][i]);
+            span_attached()
+        });
+        std::thread::scope(|s| {
+            for i in 0..3 {
+                let each = &each;
+                assert!(s.spawn(move || each(i)).join().unwrap());
+            }
+        });
+        // The threads that ran them keep nothing attached afterwards.
+        assert!(!std::thread::spawn(span_attached).join().unwrap());
+    });
+    for name in ["bind-leaf", "thread-leaf", "bind-fn-0", "bind-fn-1", "bind-fn-2"] {
+        trace.assert_parent(name, "core-bind");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawn_and_spawn_blocking_carry_the_context() {
+    let ((), trace) = traced("core-spawn", async {
+        tracebound::spawn(async { leaf("spawn-leaf") }).await.unwrap();
+        tracebound::spawn_blocking(|| leaf("blocking-leaf")).await.unwrap();
+        let carried = tracebound::carry(async { leaf("carry-leaf") });
+        tokio::spawn(carried).await.unwrap();
+        // Plain tokio::spawn does not, and that is the bug tracebound exists for.
+        tokio::spawn(async { leaf("plain-leaf") }).await.unwrap();
+    })
+    .await;
+    for name in ["spawn-leaf", "blocking-leaf", "carry-leaf"] {
+        trace.assert_parent(name, "core-spawn");
+    }
+    assert!(trace.all("plain-leaf").is_empty(), "plain tokio::spawn loses the parent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn the_blocking_pool_keeps_nothing_attached_between_jobs() {
+    let ((), _) = traced("core-blocking-clean", async {
+        for _ in 0..4 {
+            assert!(tracebound::spawn_blocking(span_attached).await.unwrap());
+            assert!(!tokio::task::spawn_blocking(span_attached).await.unwrap());
+        }
+    })
+    .await;
+}
+
+#[test]
+fn spawn_local_carries_the_context() {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let local = tokio::task::LocalSet::new();
+    let ((), trace) = local.block_on(&runtime, async {
+        traced("core-spawn-local", async {
+            tracebound::spawn_local(async { leaf("local-leaf") }).await.unwrap();
+        })
+        .await
+    });
+    trace.assert_parent("local-leaf", "core-spawn-local");
+}

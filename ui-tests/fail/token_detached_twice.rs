@@ -1,0 +1,7 @@
+use opentelemetry::Context;
+
+fn main() {
+    let token = tracebound::attach(Context::current());
+    token.detach();
+    token.detach();
+}
