@@ -11,7 +11,9 @@ async fn late() {}
 
 #[test]
 fn a_tracer_cached_from_an_earlier_provider_is_replaced() {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     global::set_tracer_provider(NoopTracerProvider::new());
     // Caches a tracer of the no-op provider for `late`'s scope on this thread.
     runtime.block_on(late());

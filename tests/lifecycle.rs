@@ -2,8 +2,8 @@
 //! `Err` records.
 
 use futures::FutureExt as _;
-use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::Value;
+use opentelemetry::trace::{SpanKind, Status};
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
@@ -44,7 +44,11 @@ impl fmt::Display for PaymentDeclined {
 #[traced_task]
 async fn fails(code: u32) -> Result<u32, PaymentDeclined> {
     yield_now().await;
-    if code == 0 { Ok(7) } else { Err(PaymentDeclined { code }) }
+    if code == 0 {
+        Ok(7)
+    } else {
+        Err(PaymentDeclined { code })
+    }
 }
 
 #[traced_task(err = false)]
@@ -101,7 +105,11 @@ async fn a_future_dropped_unfinished_ends_with_a_cancelled_event() {
 fn a_panic_marks_the_span_as_error_and_keeps_unwinding() {
     for after_yield in [false, true] {
         let runtime = runtime(1);
-        let root = if after_yield { "lifecycle-panic-late" } else { "lifecycle-panic" };
+        let root = if after_yield {
+            "lifecycle-panic-late"
+        } else {
+            "lifecycle-panic"
+        };
         let ((), trace) = runtime.block_on(traced(root, async {
             let joined = tokio::spawn(panics(after_yield)).await;
             let error = joined.expect_err("the panic reaches the JoinHandle");
@@ -122,12 +130,20 @@ fn a_panic_marks_the_span_as_error_and_keeps_unwinding() {
 #[test]
 fn a_panic_inside_poll_detaches_the_context_on_this_thread() {
     let ((), trace) = traced_sync("lifecycle-panic-sync", || {
-        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let attached_before = span_attached();
         let caught = runtime.block_on(AssertUnwindSafe(panics(false)).catch_unwind());
         assert!(caught.is_err());
-        assert_eq!(span_attached(), attached_before, "the root is still the current span");
-        assert!(tracebound::with_context(Default::default(), || !span_attached()));
+        assert_eq!(
+            span_attached(),
+            attached_before,
+            "the root is still the current span"
+        );
+        assert!(tracebound::with_context(Default::default(), || {
+            !span_attached()
+        }));
     });
     assert_eq!(trace.span("panics").status, Status::error("panicked"));
 }
@@ -143,8 +159,13 @@ async fn an_err_sets_status_error_with_display_an_exception_event_and_error_type
     assert_eq!(spans.len(), 2);
     let (failed, succeeded) = (spans[0], spans[1]);
 
-    assert_eq!(failed.status, Status::error("payment declined with code 42"));
-    let error_type = attribute(failed, "error.type").expect("error.type").to_string();
+    assert_eq!(
+        failed.status,
+        Status::error("payment declined with code 42")
+    );
+    let error_type = attribute(failed, "error.type")
+        .expect("error.type")
+        .to_string();
     assert!(error_type.ends_with("PaymentDeclined"), "{error_type}");
     let exception = failed
         .events
@@ -184,7 +205,9 @@ async fn an_error_without_display_is_recorded_by_its_type_name() {
     for name in ["fails_opaquely", "generic_error"] {
         let span = trace.span(name);
         match &span.status {
-            Status::Error { description } => assert!(description.ends_with("Opaque"), "{description}"),
+            Status::Error { description } => {
+                assert!(description.ends_with("Opaque"), "{description}")
+            }
             other => panic!("{name}: expected an error status, got {other:?}"),
         }
     }

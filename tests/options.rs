@@ -1,8 +1,8 @@
 //! The options of `#[traced_task]`: `name`, `kind`, `fields`, `skip`, `skip_all`, `root`,
 //! `crate`, and the instrumentation scope.
 
-use opentelemetry::trace::SpanKind;
 use opentelemetry::Value;
+use opentelemetry::trace::SpanKind;
 use tracebound::traced_task;
 use tracebound_tests::{attribute, traced};
 
@@ -34,7 +34,12 @@ struct User {
     ratio = 0.5,
     admin = user.email.ends_with("@example.com"),
 ))]
-async fn with_fields(user: &User, attempt: u32, maybe_note: Option<&str>, password: String) -> usize {
+async fn with_fields(
+    user: &User,
+    attempt: u32,
+    maybe_note: Option<&str>,
+    password: String,
+) -> usize {
     // Fields borrow their arguments: the body still owns them.
     user.email.len() + password.len() + attempt as usize
 }
@@ -92,12 +97,20 @@ async fn fields_become_attributes_and_arguments_are_not_recorded() {
     let spans = trace.all("with_fields");
     let first = spans[0];
     assert_eq!(attribute(first, "user.id"), Some(&Value::I64(42)));
-    assert_eq!(attribute(first, "http.route"), Some(&Value::from("/users/{id}")));
+    assert_eq!(
+        attribute(first, "http.route"),
+        Some(&Value::from("/users/{id}"))
+    );
     assert_eq!(attribute(first, "attempt"), Some(&Value::I64(2)));
     assert_eq!(attribute(first, "note"), None, "None records nothing");
     assert_eq!(attribute(first, "ratio"), Some(&Value::F64(0.5)));
     assert_eq!(attribute(first, "admin"), Some(&Value::Bool(true)));
-    assert_eq!(first.attributes.len(), 5, "only the fields: {:?}", first.attributes);
+    assert_eq!(
+        first.attributes.len(),
+        5,
+        "only the fields: {:?}",
+        first.attributes
+    );
     assert_eq!(attribute(spans[1], "note"), Some(&Value::from("retry")));
     for span in trace.spans() {
         for kv in &span.attributes {
@@ -127,11 +140,17 @@ async fn root_starts_a_new_trace() {
         new_trace().await;
     })
     .await;
-    assert!(trace.all("new_trace").is_empty(), "not in the caller's trace");
+    assert!(
+        trace.all("new_trace").is_empty(),
+        "not in the caller's trace"
+    );
     let root_trace = recorder.trace_of("new_trace");
     let span = root_trace.span("new_trace");
     assert_eq!(span.parent_span_id, opentelemetry::trace::SpanId::INVALID);
-    assert_ne!(span.span_context.trace_id(), trace.span("options-root").span_context.trace_id());
+    assert_ne!(
+        span.span_context.trace_id(),
+        trace.span("options-root").span_context.trace_id()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,5 +162,8 @@ async fn crate_path_and_instrumentation_scope() {
     let span = trace.span("through-facade");
     trace.assert_parent("through-facade", "options-crate");
     assert_eq!(span.instrumentation_scope.name(), "tracebound-tests");
-    assert_eq!(span.instrumentation_scope.version(), Some(env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        span.instrumentation_scope.version(),
+        Some(env!("CARGO_PKG_VERSION"))
+    );
 }

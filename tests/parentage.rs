@@ -1,9 +1,9 @@
 //! The span's parent is the context current when the function is **called**, whatever runs
 //! the future afterwards: `tokio::spawn`, `JoinSet`, `join!`, `join_all`, `select!`.
 
+use opentelemetry::Context;
 use opentelemetry::global;
 use opentelemetry::trace::{FutureExt, TraceContextExt, Tracer};
-use opentelemetry::Context;
 use std::time::Duration;
 use tokio::task::{JoinSet, yield_now};
 use tracebound::traced_task;
@@ -28,7 +28,9 @@ fn under(name: &'static str) -> Context {
 }
 
 fn label_of(span: &opentelemetry_sdk::trace::SpanData) -> String {
-    attribute(span, "label").map(ToString::to_string).unwrap_or_default()
+    attribute(span, "label")
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,7 +97,11 @@ async fn joinset_join_and_join_all_keep_each_futures_own_parent() {
     trace.assert_single_trace();
     for span in trace.all("work") {
         let label = label_of(span);
-        let expected = if label.ends_with('a') { "join-a" } else { "join-b" };
+        let expected = if label.ends_with('a') {
+            "join-a"
+        } else {
+            "join-b"
+        };
         assert_eq!(
             trace.parent_of(span).unwrap().name,
             expected,
@@ -172,7 +178,9 @@ async fn nested_spawns_form_one_chain() {
 #[traced_task]
 async fn spawns_plain_async_block() -> bool {
     // An `async` block is not a traced function; `tracebound::spawn` carries the context.
-    tracebound::spawn(async { tracebound_tests::span_attached() }).await.unwrap()
+    tracebound::spawn(async { tracebound_tests::span_attached() })
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -62,8 +62,12 @@ fn a_snapshot_carries_the_context_to_another_thread() {
 #[test]
 fn bind_and_thread_spawn_carry_the_context() {
     let ((), trace) = traced_sync("core-bind", || {
-        std::thread::spawn(bind(|| leaf("bind-leaf"))).join().unwrap();
-        tracebound::thread::spawn(|| leaf("thread-leaf")).join().unwrap();
+        std::thread::spawn(bind(|| leaf("bind-leaf")))
+            .join()
+            .unwrap();
+        tracebound::thread::spawn(|| leaf("thread-leaf"))
+            .join()
+            .unwrap();
         let each = bind_fn(|i: usize| {
             leaf(["bind-fn-0", "bind-fn-1", "bind-fn-2"][i]);
             span_attached()
@@ -77,7 +81,13 @@ fn bind_and_thread_spawn_carry_the_context() {
         // The threads that ran them keep nothing attached afterwards.
         assert!(!std::thread::spawn(span_attached).join().unwrap());
     });
-    for name in ["bind-leaf", "thread-leaf", "bind-fn-0", "bind-fn-1", "bind-fn-2"] {
+    for name in [
+        "bind-leaf",
+        "thread-leaf",
+        "bind-fn-0",
+        "bind-fn-1",
+        "bind-fn-2",
+    ] {
         trace.assert_parent(name, "core-bind");
     }
 }
@@ -85,8 +95,12 @@ fn bind_and_thread_spawn_carry_the_context() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spawn_and_spawn_blocking_carry_the_context() {
     let ((), trace) = traced("core-spawn", async {
-        tracebound::spawn(async { leaf("spawn-leaf") }).await.unwrap();
-        tracebound::spawn_blocking(|| leaf("blocking-leaf")).await.unwrap();
+        tracebound::spawn(async { leaf("spawn-leaf") })
+            .await
+            .unwrap();
+        tracebound::spawn_blocking(|| leaf("blocking-leaf"))
+            .await
+            .unwrap();
         let carried = tracebound::carry(async { leaf("carry-leaf") });
         tokio::spawn(carried).await.unwrap();
         // Plain tokio::spawn does not, and that is the bug tracebound exists for.
@@ -96,7 +110,10 @@ async fn spawn_and_spawn_blocking_carry_the_context() {
     for name in ["spawn-leaf", "blocking-leaf", "carry-leaf"] {
         trace.assert_parent(name, "core-spawn");
     }
-    assert!(trace.all("plain-leaf").is_empty(), "plain tokio::spawn loses the parent");
+    assert!(
+        trace.all("plain-leaf").is_empty(),
+        "plain tokio::spawn loses the parent"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
@@ -112,11 +129,15 @@ async fn the_blocking_pool_keeps_nothing_attached_between_jobs() {
 
 #[test]
 fn spawn_local_carries_the_context() {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let local = tokio::task::LocalSet::new();
     let ((), trace) = local.block_on(&runtime, async {
         traced("core-spawn-local", async {
-            tracebound::spawn_local(async { leaf("local-leaf") }).await.unwrap();
+            tracebound::spawn_local(async { leaf("local-leaf") })
+                .await
+                .unwrap();
         })
         .await
     });

@@ -126,7 +126,11 @@ async fn await_everywhere(x: u32) -> u32 {
         0 => ready(1).await,
         n => n,
     };
-    let b = if ready(a).await > 1 { ready(2).await } else { 0 };
+    let b = if ready(a).await > 1 {
+        ready(2).await
+    } else {
+        0
+    };
     let c = [ready(3).await, ready(4).await].iter().sum::<u32>();
     let d = async { ready(5).await }.await;
     a + b + c + d
@@ -213,7 +217,7 @@ async fn every_shape_gets_a_span_under_the_callers_span() {
         assert_eq!(impl_trait_arg(vec![1, 2, 3]).await, 6);
         assert_eq!(impl_trait_output(2).await.to_string(), "6");
         assert_eq!(patterns((1, 2), 3, String::new()).await, 6);
-        assert_eq!(await_everywhere(0).await, 1 + 0 + 7 + 5);
+        assert_eq!(await_everywhere(0).await, 1 + 7 + 5);
         assert_eq!(service.get(1).await.as_deref(), Some("svc"));
         assert_eq!(assert_send(service.fetch(2)).await, 3);
         assert_eq!(assert_send(returns_impl_future(4)).await, 8);
@@ -256,7 +260,10 @@ async fn every_shape_gets_a_span_under_the_callers_span() {
             );
         }
     }
-    assert_eq!(trace.spans().len(), 1 + expected.iter().map(|(_, n)| n).sum::<usize>());
+    assert_eq!(
+        trace.spans().len(),
+        1 + expected.iter().map(|(_, n)| n).sum::<usize>()
+    );
 }
 
 #[test]
@@ -267,7 +274,9 @@ fn a_body_holding_an_rc_across_await_runs_on_a_local_set() {
     let local = tokio::task::LocalSet::new();
     let ((), trace) = local.block_on(&runtime, async {
         traced("signatures-local-root", async {
-            let n = tokio::task::spawn_local(holds_rc_across_await()).await.unwrap();
+            let n = tokio::task::spawn_local(holds_rc_across_await())
+                .await
+                .unwrap();
             assert_eq!(n, 5);
         })
         .await

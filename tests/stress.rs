@@ -26,7 +26,7 @@ async fn request(task: u64) {
 #[traced_task(fields(task = task, step = step_no))]
 async fn step(task: u64, step_no: u64) {
     yield_now().await;
-    if step_no % 2 == 0 {
+    if step_no.is_multiple_of(2) {
         tokio::spawn(leaf(task, step_no)).await.unwrap();
     } else {
         leaf(task, step_no).await;
@@ -52,7 +52,9 @@ fn interleaved_tasks_keep_their_parents() {
     let runtime = runtime(4);
     let root = "stress-root";
     let ((), trace) = runtime.block_on(traced(root, async {
-        let requests: Vec<_> = (0..REQUESTS).map(|task| tokio::spawn(request(task))).collect();
+        let requests: Vec<_> = (0..REQUESTS)
+            .map(|task| tokio::spawn(request(task)))
+            .collect();
         for handle in requests {
             handle.await.unwrap();
         }
@@ -72,11 +74,19 @@ fn interleaved_tasks_keep_their_parents() {
         .collect();
     let step_ids: HashMap<(u64, u64), _> = steps
         .iter()
-        .map(|s| ((number(s, "task"), number(s, "step")), s.span_context.span_id()))
+        .map(|s| {
+            (
+                (number(s, "task"), number(s, "step")),
+                s.span_context.span_id(),
+            )
+        })
         .collect();
 
     let mut mismatches = 0;
-    mismatches += requests.iter().filter(|s| s.parent_span_id != root_id).count();
+    mismatches += requests
+        .iter()
+        .filter(|s| s.parent_span_id != root_id)
+        .count();
     mismatches += steps
         .iter()
         .filter(|s| s.parent_span_id != request_ids[&number(s, "task")])
@@ -90,7 +100,9 @@ fn interleaved_tasks_keep_their_parents() {
 
     // No worker thread and no blocking-pool thread is left with a context attached.
     runtime.block_on(async {
-        let probes: Vec<_> = (0..256).map(|_| tokio::spawn(async { span_attached() })).collect();
+        let probes: Vec<_> = (0..256)
+            .map(|_| tokio::spawn(async { span_attached() }))
+            .collect();
         for probe in probes {
             assert!(!probe.await.unwrap(), "a worker kept a context attached");
         }

@@ -32,13 +32,18 @@ impl Function {
             syn::Item::Verbatim(tokens) if is_bodiless_fn(&tokens) => {
                 return Err(syn::Error::new_spanned(
                     tokens,
-                    format!("#[{attr}] needs a function body; put it on the implementation, not the declaration"),
+                    format!(
+                        "#[{attr}] needs a function body; put it on the implementation, not the declaration"
+                    ),
                 ));
             }
             other => {
                 return Err(syn::Error::new(
                     item_span(&other),
-                    format!("#[{attr}] applies to functions, not to {}", item_kind(&other)),
+                    format!(
+                        "#[{attr}] applies to functions, not to {}",
+                        item_kind(&other)
+                    ),
                 ));
             }
         };
@@ -145,11 +150,10 @@ pub fn bindings(pat: &Pat, out: &mut Vec<String>) {
 fn is_bodiless_fn(tokens: &TokenStream) -> bool {
     let mut iter = tokens.clone().into_iter();
     let has_fn = iter.any(|tt| matches!(&tt, proc_macro2::TokenTree::Ident(i) if i == "fn"));
-    let ends_in_semi = tokens
-        .clone()
-        .into_iter()
-        .last()
-        .is_some_and(|tt| matches!(&tt, proc_macro2::TokenTree::Punct(p) if p.as_char() == ';'));
+    let ends_in_semi =
+        tokens.clone().into_iter().last().is_some_and(
+            |tt| matches!(&tt, proc_macro2::TokenTree::Punct(p) if p.as_char() == ';'),
+        );
     has_fn && ends_in_semi
 }
 

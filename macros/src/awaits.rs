@@ -154,7 +154,7 @@ fn released(expr: &Expr) -> Option<&Ident> {
             let Expr::Path(func) = &*call.func else {
                 return None;
             };
-            if !func.path.segments.last().is_some_and(|s| s.ident == "drop") {
+            if func.path.segments.last().is_none_or(|s| s.ident != "drop") {
                 return None;
             }
             path_ident(&call.args[0])

@@ -32,7 +32,10 @@ pub fn traced_task(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = darling::Error::accumulator();
     let options = errors.handle(TaskOptions::parse(args));
     let defaults = TaskOptions::default();
-    errors.handle(valid::task(options.as_ref().unwrap_or(&defaults), &function));
+    errors.handle(valid::task(
+        options.as_ref().unwrap_or(&defaults),
+        &function,
+    ));
     if let Err(error) = errors.finish() {
         return fallback::emit(item, error.write_errors());
     }

@@ -4,9 +4,9 @@ use darling::util::{Flag, PathList};
 use darling::{Error, FromMeta, Result};
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
+use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::ext::IdentExt;
 use syn::{Expr, Ident, LitStr, Token};
 
 /// `#[traced_task(…)]`.
@@ -46,10 +46,15 @@ pub struct SpanName(pub LitStr);
 impl FromMeta for SpanName {
     fn from_expr(expr: &Expr) -> Result<Self> {
         match expr {
-            Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(name), .. }) => Ok(SpanName(name.clone())),
+            Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(name),
+                ..
+            }) => Ok(SpanName(name.clone())),
             Expr::Group(group) => Self::from_expr(&group.expr),
-            _ => Err(Error::custom("`name` takes a string literal, as in `name = \"orders.lookup\"`")
-                .with_span(expr)),
+            _ => Err(Error::custom(
+                "`name` takes a string literal, as in `name = \"orders.lookup\"`",
+            )
+            .with_span(expr)),
         }
     }
 }
@@ -65,7 +70,10 @@ impl FromMeta for Switch {
 
     fn from_expr(expr: &Expr) -> Result<Self> {
         match expr {
-            Expr::Lit(syn::ExprLit { lit: syn::Lit::Bool(value), .. }) => Ok(Switch(value.value)),
+            Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Bool(value),
+                ..
+            }) => Ok(Switch(value.value)),
             Expr::Group(group) => Self::from_expr(&group.expr),
             _ => Err(Error::custom("expected `true` or `false`").with_span(expr)),
         }
@@ -112,7 +120,11 @@ impl FromMeta for Kind {
     fn from_expr(expr: &Expr) -> Result<Self> {
         match expr {
             Expr::Path(path) if path.path.get_ident().is_some() => {
-                let ident = path.path.get_ident().map(Ident::to_string).unwrap_or_default();
+                let ident = path
+                    .path
+                    .get_ident()
+                    .map(Ident::to_string)
+                    .unwrap_or_default();
                 Self::from_string(&ident).map_err(|e| e.with_span(expr))
             }
             Expr::Lit(lit) => Self::from_value(&lit.lit),

@@ -35,7 +35,8 @@ where
 /// let _token = tracebound::attach(Context::new().with_baggage([KeyValue::new("k", "v")]));
 /// let f = tracebound::bind_fn(|x: usize| x + Context::current().baggage().len());
 /// let sums: Vec<usize> = std::thread::scope(|s| {
-///     (0..3).map(|i| s.spawn(|| f(i))).collect::<Vec<_>>().into_iter().map(|h| h.join().unwrap()).collect()
+///     let handles: Vec<_> = (0..3).map(|i| s.spawn({ let f = &f; move || f(i) })).collect();
+///     handles.into_iter().map(|h| h.join().unwrap()).collect()
 /// });
 /// assert_eq!(sums, [1, 2, 3]);
 /// ```

@@ -131,7 +131,10 @@ mod tests {
 
     #[test]
     fn integers_that_overflow_i64_become_strings() {
-        assert_eq!(u64::MAX.to_value(), Some(Value::String(u64::MAX.to_string().into())));
+        assert_eq!(
+            u64::MAX.to_value(),
+            Some(Value::String(u64::MAX.to_string().into()))
+        );
         assert_eq!(42u64.to_value(), Some(Value::I64(42)));
         assert_eq!((-3i128).to_value(), Some(Value::I64(-3)));
     }

@@ -111,6 +111,8 @@ impl ProviderKey {
         // by size and alignment above): two initialized pointer-sized words without padding, so
         // every byte may be read. Clones of one provider share the words; distinct providers that
         // are alive at the same time differ in the data pointer.
-        ProviderKey(unsafe { std::mem::transmute_copy::<GlobalTracerProvider, [usize; 2]>(provider) })
+        ProviderKey(unsafe {
+            std::mem::transmute_copy::<GlobalTracerProvider, [usize; 2]>(provider)
+        })
     }
 }

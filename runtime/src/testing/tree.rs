@@ -122,9 +122,19 @@ impl TraceTree {
     pub fn assert_single_trace(&self) {
         assert!(!self.spans.is_empty(), "no spans were recorded");
         let traces = self.trace_ids();
-        assert_eq!(traces.len(), 1, "expected one trace, found {}:\n{self}", traces.len());
+        assert_eq!(
+            traces.len(),
+            1,
+            "expected one trace, found {}:\n{self}",
+            traces.len()
+        );
         let roots = self.roots();
-        assert_eq!(roots.len(), 1, "expected one root span, found {}:\n{self}", roots.len());
+        assert_eq!(
+            roots.len(),
+            1,
+            "expected one root span, found {}:\n{self}",
+            roots.len()
+        );
     }
 
     /// The names of all spans, by start time.
@@ -132,46 +142,107 @@ impl TraceTree {
         self.spans.iter().map(|s| s.name.as_ref()).collect()
     }
 
-    /// A text waterfall: one line per span, indented under its parent, with kind, offset from
-    /// the trace's start, duration and status.
+    /// A text waterfall: one line per span, indented under its parent, with its kind, a bar
+    /// on the trace's time axis, its duration and an error status if any.
+    ///
+    /// ```text
+    /// handle_order [server]           |██████████████████████████████|     2.319ms  trace a3a7…
+    /// ├─ reserve_stock [internal]     | █████████████████████████████|     2.275ms
+    /// └─ send_confirmation [internal] |  ████████████████████████████|     2.194ms
+    /// ```
     pub fn render(&self) -> String {
         self.to_string()
     }
 
-    fn render_span(
-        &self,
-        f: &mut fmt::Formatter<'_>,
-        span: &SpanData,
-        prefix: &str,
-        last: bool,
-        top: bool,
-    ) -> fmt::Result {
-        let origin = self.spans.first().map_or(span.start_time, |s| s.start_time);
-        let offset = span.start_time.duration_since(origin).unwrap_or_default();
-        let duration = span.end_time.duration_since(span.start_time).unwrap_or_default();
-        let (branch, next) = match (top, last) {
-            (true, _) => ("", String::new()),
-            (false, true) => ("└─ ", format!("{prefix}   ")),
-            (false, false) => ("├─ ", format!("{prefix}│  ")),
+    fn lines(&self) -> Vec<(String, &SpanData)> {
+        fn walk<'a>(
+            tree: &'a TraceTree,
+            span: &'a SpanData,
+            prefix: &str,
+            branch: &str,
+            out: &mut Vec<(String, &'a SpanData)>,
+        ) {
+            out.push((
+                format!("{prefix}{branch}{} [{}]", span.name, kind(&span.span_kind)),
+                span,
+            ));
+            let next = match branch {
+                "" => String::new(),
+                "└─ " => format!("{prefix}   "),
+                _ => format!("{prefix}│  "),
+            };
+            let children = tree.children(span);
+            for (i, child) in children.iter().enumerate() {
+                let branch = if i + 1 == children.len() {
+                    "└─ "
+                } else {
+                    "├─ "
+                };
+                walk(tree, child, &next, branch, out);
+            }
+        }
+        let mut out = Vec::new();
+        for root in self.roots() {
+            walk(self, root, "", "", &mut out);
+        }
+        out
+    }
+}
+
+const BAR_WIDTH: usize = 30;
+
+impl fmt::Display for TraceTree {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines = self.lines();
+        let (Some(start), Some(end)) = (
+            self.spans.iter().map(|s| s.start_time).min(),
+            self.spans.iter().map(|s| s.end_time).max(),
+        ) else {
+            return Ok(());
         };
-        write!(
-            f,
-            "{prefix}{branch}{} [{}] +{:.3}ms {:.3}ms",
-            span.name,
-            kind(&span.span_kind),
-            offset.as_secs_f64() * 1e3,
-            duration.as_secs_f64() * 1e3,
-        )?;
-        if let Status::Error { description } = &span.status {
-            write!(f, " ERROR: {description}")?;
-        }
-        if top {
-            write!(f, "  trace={}", span.span_context.trace_id())?;
-        }
-        writeln!(f)?;
-        let children = self.children(span);
-        for (i, child) in children.iter().enumerate() {
-            self.render_span(f, child, &next, i + 1 == children.len(), false)?;
+        let total = end
+            .duration_since(start)
+            .unwrap_or_default()
+            .as_secs_f64()
+            .max(1e-9);
+        let width = lines
+            .iter()
+            .map(|(l, _)| l.chars().count())
+            .max()
+            .unwrap_or(0);
+        for (label, span) in lines {
+            let from = span
+                .start_time
+                .duration_since(start)
+                .unwrap_or_default()
+                .as_secs_f64();
+            let to = span
+                .end_time
+                .duration_since(start)
+                .unwrap_or_default()
+                .as_secs_f64();
+            let first = ((from / total) * BAR_WIDTH as f64).floor() as usize;
+            let last =
+                (((to / total) * BAR_WIDTH as f64).ceil() as usize).clamp(first + 1, BAR_WIDTH);
+            let first = first.min(BAR_WIDTH - 1);
+            let bar: String = (0..BAR_WIDTH)
+                .map(|i| {
+                    if (first..last).contains(&i) {
+                        '█'
+                    } else {
+                        ' '
+                    }
+                })
+                .collect();
+            let pad = width - label.chars().count();
+            write!(f, "{label}{:pad$} |{bar}| {:>9.3}ms", "", (to - from) * 1e3)?;
+            if let Status::Error { description } = &span.status {
+                write!(f, "  ERROR: {description}")?;
+            }
+            if span.parent_span_id == SpanId::INVALID || self.parent_of(span).is_none() {
+                write!(f, "  trace {}", span.span_context.trace_id())?;
+            }
+            writeln!(f)?;
         }
         Ok(())
     }
@@ -184,14 +255,5 @@ fn kind(kind: &SpanKind) -> &'static str {
         SpanKind::Producer => "producer",
         SpanKind::Consumer => "consumer",
         SpanKind::Internal => "internal",
-    }
-}
-
-impl fmt::Display for TraceTree {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for root in self.roots() {
-            self.render_span(f, root, "", true, true)?;
-        }
-        Ok(())
     }
 }
