@@ -3,7 +3,7 @@
 
 use opentelemetry::Context;
 use opentelemetry::global;
-use opentelemetry::trace::{FutureExt, TraceContextExt, Tracer};
+use opentelemetry::trace::{FutureExt, SpanId, TraceContextExt, Tracer};
 use std::time::Duration;
 use tokio::task::{JoinSet, yield_now};
 use tracebound::traced_task;
@@ -173,21 +173,45 @@ async fn nested_spawns_form_one_chain() {
     trace.assert_parent("outer", root);
     trace.assert_parent("middle", "outer");
     trace.assert_parent("work", "middle");
+
+    let outer_span = trace.span("outer");
+    let children: Vec<_> = trace
+        .children(outer_span)
+        .iter()
+        .map(|s| s.name.as_ref())
+        .collect();
+    assert_eq!(children, ["middle"]);
+    let rendered = trace.render();
+    let labels: Vec<&str> = rendered
+        .lines()
+        .map(|line| line.split(" [").next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        labels,
+        [root, "└─ outer", "   └─ middle", "      └─ work"],
+        "the waterfall nests each span under its parent:\n{rendered}"
+    );
 }
 
 #[traced_task]
-async fn spawns_plain_async_block() -> bool {
+async fn spawns_plain_async_block() -> SpanId {
     // An `async` block is not a traced function; `tracebound::spawn` carries the context.
-    tracebound::spawn(async { tracebound_tests::span_attached() })
+    tracebound::spawn(async { Context::current().span().span_context().span_id() })
         .await
         .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_body_runs_with_the_span_as_current_context() {
-    let ((), trace) = traced("parentage-current", async {
-        assert!(spawns_plain_async_block().await);
+    let (seen, trace) = traced("parentage-current", async {
+        spawns_plain_async_block().await
     })
     .await;
+    let span = trace.span("spawns_plain_async_block");
+    assert_eq!(
+        seen,
+        span.span_context.span_id(),
+        "the body's current span is its own"
+    );
     trace.assert_parent("spawns_plain_async_block", "parentage-current");
 }
