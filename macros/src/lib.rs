@@ -16,3 +16,15 @@ use proc_macro::TokenStream;
 pub fn traced_task(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::traced_task(args.into(), item.into()).into()
 }
+
+/// See `tracebound::traced_consumer`.
+#[proc_macro_attribute]
+pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::traced_consumer(args.into(), item.into()).into()
+}
+
+/// See `tracebound::traced_producer`.
+#[proc_macro_attribute]
+pub fn traced_producer(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::traced_producer(args.into(), item.into()).into()
+}

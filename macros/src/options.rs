@@ -9,33 +9,158 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, LitStr, Token};
 
-/// `#[traced_task(…)]`.
+/// Options every tracebound attribute takes.
 #[derive(Debug, Default, FromMeta)]
 #[darling(default)]
-pub struct TaskOptions {
+pub struct Common {
     pub name: Option<SpanName>,
     pub kind: Option<Kind>,
     pub skip: Option<PathList>,
     pub skip_all: Flag,
     pub fields: Fields,
     pub err: Option<Switch>,
-    pub root: Flag,
     #[darling(rename = "crate")]
     pub krate: Option<syn::Path>,
 }
 
-impl TaskOptions {
-    pub fn parse(args: TokenStream) -> Result<Self> {
-        let items = darling::ast::NestedMeta::parse_meta_list(args)?;
-        Self::from_list(&items)
-    }
-
+impl Common {
     /// The path generated code names the runtime crate by.
     pub fn krate(&self) -> TokenStream {
         match &self.krate {
             Some(path) => path.to_token_stream(),
             None => quote!(::tracebound),
         }
+    }
+
+    pub fn records_errors(&self) -> bool {
+        self.err.is_none_or(|err| err.0)
+    }
+}
+
+/// Parsing an attribute's arguments into its options struct.
+pub trait Options: FromMeta + Default {
+    fn common(&self) -> &Common;
+
+    fn parse(args: TokenStream) -> Result<Self> {
+        let items = darling::ast::NestedMeta::parse_meta_list(args)?;
+        Self::from_list(&items)
+    }
+}
+
+/// `#[traced_task(…)]`.
+#[derive(Debug, Default, FromMeta)]
+#[darling(default)]
+pub struct TaskOptions {
+    #[darling(flatten)]
+    pub common: Common,
+    pub root: Flag,
+}
+
+impl Options for TaskOptions {
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+/// `#[traced_consumer(…)]`.
+#[derive(Debug, Default, FromMeta)]
+#[darling(default)]
+pub struct ConsumerOptions {
+    #[darling(flatten)]
+    pub messaging: Messaging,
+    pub carrier: Option<Carrier>,
+    pub batch: Option<Carrier>,
+    pub relation: Option<Relation>,
+}
+
+impl Options for ConsumerOptions {
+    fn common(&self) -> &Common {
+        &self.messaging.common
+    }
+}
+
+/// `#[traced_producer(…)]`.
+#[derive(Debug, Default, FromMeta)]
+#[darling(default)]
+pub struct ProducerOptions {
+    #[darling(flatten)]
+    pub messaging: Messaging,
+    pub carrier: Option<Carrier>,
+}
+
+impl Options for ProducerOptions {
+    fn common(&self) -> &Common {
+        &self.messaging.common
+    }
+}
+
+/// The options of the messaging macros: the common ones, and the messaging semantic
+/// conventions `system = "…"`, `destination = "…"`, `operation = "…"`.
+#[derive(Debug, Default, FromMeta)]
+#[darling(default)]
+pub struct Messaging {
+    #[darling(flatten)]
+    pub common: Common,
+    pub system: Option<LitStr>,
+    pub destination: Option<LitStr>,
+    pub operation: Option<LitStr>,
+}
+
+/// An expression naming where headers are: `headers`, `msg.headers`, `|m| &m.headers`.
+#[derive(Debug, Clone)]
+pub struct Carrier(pub Expr);
+
+impl FromMeta for Carrier {
+    fn from_expr(expr: &Expr) -> Result<Self> {
+        match expr {
+            Expr::Group(group) => Self::from_expr(&group.expr),
+            expr => Ok(Carrier(expr.clone())),
+        }
+    }
+}
+
+/// `relation = parent|link`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    Parent,
+    Link,
+}
+
+impl FromMeta for Relation {
+    fn from_string(value: &str) -> Result<Self> {
+        match value {
+            "parent" => Ok(Relation::Parent),
+            "link" => Ok(Relation::Link),
+            other => Err(Error::unknown_value_with_alts(
+                other,
+                ["parent", "link"].iter(),
+            )),
+        }
+    }
+
+    fn from_expr(expr: &Expr) -> Result<Self> {
+        word_or_string(expr, Self::from_string, Self::from_value)
+    }
+}
+
+/// A bare word or a string literal, as in `kind = server` or `kind = "server"`.
+fn word_or_string<T>(
+    expr: &Expr,
+    from_string: impl Fn(&str) -> Result<T>,
+    from_value: impl Fn(&syn::Lit) -> Result<T>,
+) -> Result<T> {
+    match expr {
+        Expr::Path(path) if path.path.get_ident().is_some() => {
+            let ident = path
+                .path
+                .get_ident()
+                .map(Ident::to_string)
+                .unwrap_or_default();
+            from_string(&ident).map_err(|e| e.with_span(expr))
+        }
+        Expr::Lit(lit) => from_value(&lit.lit),
+        Expr::Group(group) => word_or_string(&group.expr, from_string, from_value),
+        _ => Err(Error::unexpected_expr_type(expr).with_span(expr)),
     }
 }
 
@@ -118,18 +243,7 @@ impl FromMeta for Kind {
     }
 
     fn from_expr(expr: &Expr) -> Result<Self> {
-        match expr {
-            Expr::Path(path) if path.path.get_ident().is_some() => {
-                let ident = path
-                    .path
-                    .get_ident()
-                    .map(Ident::to_string)
-                    .unwrap_or_default();
-                Self::from_string(&ident).map_err(|e| e.with_span(expr))
-            }
-            Expr::Lit(lit) => Self::from_value(&lit.lit),
-            _ => Err(Error::unexpected_expr_type(expr).with_span(expr)),
-        }
+        word_or_string(expr, Self::from_string, Self::from_value)
     }
 }
 

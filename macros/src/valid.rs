@@ -2,31 +2,130 @@
 //! user's tokens.
 
 use crate::ast::{Function, Shape};
-use crate::options::TaskOptions;
+use crate::options::{Carrier, Common, ConsumerOptions, Options, ProducerOptions, TaskOptions};
 use darling::Error;
+use darling::error::Accumulator;
+use proc_macro2::Span;
+use syn::{Expr, FnArg, Pat, Type};
 
 pub fn task(options: &TaskOptions, function: &Function) -> darling::Result<()> {
     let mut errors = Error::accumulator();
-    let sig = &function.item.sig;
-    if let Some(token) = &sig.constness {
-        errors.push(
-            Error::custom("#[traced_task] cannot go on a `const fn`: a span starts at run time")
-                .with_span(token),
-        );
-    }
+    common("traced_task", options.common(), function, &mut errors);
     if function.shape == Shape::Sync {
         let message = "#[traced_task] needs an `async fn`, or a fn returning `impl Future` or \
                        `Pin<Box<dyn Future>>`; for synchronous work use #[traced_blocking]";
-        errors.push(match &sig.output {
-            syn::ReturnType::Type(_, ty) => Error::custom(message).with_span(ty),
-            syn::ReturnType::Default => Error::custom(message).with_span(&sig.ident),
-        });
+        errors.push(at_output(message, function));
     }
-    skips(options, function, &mut errors);
     errors.finish()
 }
 
-fn skips(options: &TaskOptions, function: &Function, errors: &mut darling::error::Accumulator) {
+pub fn consumer(options: &ConsumerOptions, function: &Function) -> darling::Result<()> {
+    let mut errors = Error::accumulator();
+    common("traced_consumer", options.common(), function, &mut errors);
+    match (&options.batch, &options.carrier) {
+        (_, None) => errors.push(
+            Error::custom(
+                "#[traced_consumer] needs `carrier = …`: the parameter holding the message \
+                 headers, or an expression rooted at one, like `msg.headers`",
+            )
+            .with_span(&Span::call_site()),
+        ),
+        (Some(batch), Some(carrier)) => {
+            rooted_at_parameter(&batch.0, "batch", function, &mut errors);
+            if !matches!(carrier.0, Expr::Closure(_)) {
+                errors.push(
+                    Error::custom(
+                        "with `batch`, `carrier` must be a closure from one message to its \
+                         headers, like `carrier = |m| &m.headers`",
+                    )
+                    .with_span(&carrier.0),
+                );
+            }
+            if options.relation.is_some() {
+                errors.push(
+                    Error::custom(
+                        "`relation` does not apply to `batch`: a batch span always links to \
+                         each message's context",
+                    )
+                    .with_span(&Span::call_site()),
+                );
+            }
+        }
+        (None, Some(carrier)) => {
+            if let Expr::Closure(closure) = &carrier.0 {
+                errors.push(
+                    Error::custom(
+                        "a closure `carrier` reads one message of a batch; add `batch = …` naming \
+                         the parameter that holds the messages, or name the headers directly",
+                    )
+                    .with_span(closure),
+                );
+            } else {
+                rooted_at_parameter(&carrier.0, "carrier", function, &mut errors);
+            }
+        }
+    }
+    errors.finish()
+}
+
+pub fn producer(options: &ProducerOptions, function: &Function) -> darling::Result<()> {
+    let mut errors = Error::accumulator();
+    common("traced_producer", options.common(), function, &mut errors);
+    match &options.carrier {
+        None => errors.push(
+            Error::custom(
+                "#[traced_producer] needs `carrier = …`: a `&mut` parameter the outgoing \
+                 headers are written to",
+            )
+            .with_span(&Span::call_site()),
+        ),
+        Some(carrier) => producer_carrier(carrier, function, &mut errors),
+    }
+    errors.finish()
+}
+
+fn producer_carrier(carrier: &Carrier, function: &Function, errors: &mut Accumulator) {
+    let name = match &carrier.0 {
+        Expr::Path(path) => path.path.get_ident(),
+        _ => None,
+    };
+    let Some(name) = name else {
+        errors.push(
+            Error::custom("`carrier` must name a `&mut` parameter of the function")
+                .with_span(&carrier.0),
+        );
+        return;
+    };
+    let param = function.item.sig.inputs.iter().find_map(|arg| match arg {
+        FnArg::Typed(typed) => match &*typed.pat {
+            Pat::Ident(pat) if pat.ident == *name => Some(&*typed.ty),
+            _ => None,
+        },
+        FnArg::Receiver(_) => None,
+    });
+    match param {
+        None => not_a_parameter(name.to_string(), name.span(), "carrier", function, errors),
+        Some(Type::Reference(reference)) if reference.mutability.is_some() => {}
+        Some(ty) => errors.push(
+            Error::custom(format!(
+                "`carrier = {name}` must be a `&mut` parameter, so that the send span's context \
+                 can be written into it before the body runs"
+            ))
+            .with_span(ty),
+        ),
+    }
+}
+
+/// Rules for the options every macro takes.
+fn common(attr: &str, options: &Common, function: &Function, errors: &mut Accumulator) {
+    if let Some(token) = &function.item.sig.constness {
+        errors.push(
+            Error::custom(format!(
+                "#[{attr}] cannot go on a `const fn`: a span starts at run time"
+            ))
+            .with_span(token),
+        );
+    }
     let Some(skip) = &options.skip else {
         return;
     };
@@ -36,26 +135,90 @@ fn skips(options: &TaskOptions, function: &Function, errors: &mut darling::error
                 .with_span(&options.skip_all.span()),
         );
     }
-    let params = function.param_names();
     for path in skip.iter() {
-        let Some(name) = path.get_ident().map(ToString::to_string).or_else(|| {
-            // `self` is a keyword, so it is not an identifier to syn.
-            (path.segments.len() == 1).then(|| path.segments[0].ident.to_string())
-        }) else {
-            errors.push(Error::custom("expected a parameter name").with_span(path));
-            continue;
-        };
-        if !params.contains(&name) {
-            let message = match did_you_mean(&name, &params) {
-                Some(close) => format!(
-                    "`{name}` is not a parameter of `{}`; did you mean `{close}`?",
-                    function.name()
-                ),
-                None => format!("`{name}` is not a parameter of `{}`", function.name()),
-            };
-            errors.push(Error::custom(message).with_span(path));
+        // `self` is a keyword, so it is not an identifier to syn.
+        match path.segments.iter().collect::<Vec<_>>().as_slice() {
+            [segment] if path.leading_colon.is_none() => {
+                let name = segment.ident.to_string();
+                if !function.param_names().contains(&name) {
+                    not_a_parameter(name, segment.ident.span(), "skip", function, errors);
+                }
+            }
+            _ => errors.push(Error::custom("expected a parameter name").with_span(path)),
         }
     }
+}
+
+fn at_output(message: &str, function: &Function) -> Error {
+    let sig = &function.item.sig;
+    match &sig.output {
+        syn::ReturnType::Type(_, ty) => Error::custom(message).with_span(ty),
+        syn::ReturnType::Default => Error::custom(message).with_span(&sig.ident),
+    }
+}
+
+/// Checks that `expr` is a parameter or a field, method or index chain starting at one.
+fn rooted_at_parameter(expr: &Expr, option: &str, function: &Function, errors: &mut Accumulator) {
+    match root(expr) {
+        Some(ident) => {
+            let name = ident.to_string();
+            if !function.param_names().contains(&name) {
+                not_a_parameter(name, ident.span(), option, function, errors);
+            }
+        }
+        None => errors.push(
+            Error::custom(format!(
+                "`{option}` must be a parameter or an expression rooted at one, like \
+                 `msg.headers` or `delivery.properties.headers()`"
+            ))
+            .with_span(expr),
+        ),
+    }
+}
+
+fn root(expr: &Expr) -> Option<&syn::Ident> {
+    match expr {
+        Expr::Path(path) if path.qself.is_none() && path.path.segments.len() == 1 => {
+            Some(&path.path.segments[0].ident)
+        }
+        Expr::Field(field) => root(&field.base),
+        Expr::MethodCall(call) => root(&call.receiver),
+        Expr::Index(index) => root(&index.expr),
+        Expr::Reference(reference) => root(&reference.expr),
+        Expr::Unary(unary) => root(&unary.expr),
+        Expr::Paren(paren) => root(&paren.expr),
+        Expr::Group(group) => root(&group.expr),
+        Expr::Try(expr) => root(&expr.expr),
+        _ => None,
+    }
+}
+
+fn not_a_parameter(
+    name: String,
+    span: Span,
+    option: &str,
+    function: &Function,
+    errors: &mut Accumulator,
+) {
+    let params = function.param_names();
+    let fn_name = function.name();
+    let message = match did_you_mean(&name, &params) {
+        Some(close) => format!(
+            "`{option}`: `{name}` is not a parameter of `{fn_name}`; did you mean `{close}`?"
+        ),
+        None if params.is_empty() => {
+            format!("`{option}`: `{name}` is not a parameter of `{fn_name}`, which has none")
+        }
+        None => format!(
+            "`{option}`: `{name}` is not a parameter of `{fn_name}` (its parameters: {})",
+            params
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    errors.push(Error::custom(message).with_span(&span));
 }
 
 /// The candidate closest to `name`, if any is close enough to be a likely typo.

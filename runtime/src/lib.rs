@@ -46,7 +46,9 @@
 //! - `testing`: [`testing::install`], an in-memory exporter, and [`testing::TraceTree`].
 
 mod bind;
+mod carrier;
 mod field;
+pub mod propagation;
 #[cfg(feature = "tokio")]
 mod spawn;
 pub mod thread;
@@ -60,6 +62,7 @@ pub mod testing;
 pub mod __private;
 
 pub use bind::{Carried, bind, bind_fn, carry};
+pub use carrier::{Extract, Inject, MAX_VALUE_LEN};
 pub use field::FieldValue;
 #[cfg(feature = "tokio")]
 pub use spawn::{spawn, spawn_blocking, spawn_local};
@@ -71,3 +74,59 @@ pub use token::{ContextToken, Snapshot, attach, with_context};
 /// `name = "…"`, `kind = internal|server|client|producer|consumer`, `fields(key = expr, …)`,
 /// `skip(a, …)`, `skip_all`, `err = false`, `root`, `crate = path`.
 pub use tracebound_macros::traced_task;
+
+/// Traces the handler of a received message or request: the span's parent is the context
+/// found in the message's headers, extracted **before** the body runs.
+///
+/// `carrier` names the parameter holding the headers, or an expression rooted at one
+/// (`carrier = msg.headers`, `carrier = delivery.properties.headers()`); its type implements
+/// [`Extract`], as do `&C` and `Option<C>`. The span is a CONSUMER span named
+/// `{operation} {destination}` (`process orders`), else after the function.
+///
+/// - `relation = parent` (default): the remote span is the parent, one waterfall from producer
+///   to consumer. `relation = link`: a new trace with a link to the remote span, for
+///   upstreams you do not trust. A carrier without a valid context starts a new trace.
+/// - Baggage from the carrier is in the body's current context.
+/// - `system = "rabbitmq"`, `destination = "orders"`, `operation = "process"` set
+///   `messaging.system`, `messaging.destination.name`, `messaging.operation.name` and
+///   `messaging.operation.type` when the span starts.
+/// - `batch = msgs, carrier = |m| &m.headers`: one span for a batch, with
+///   `messaging.batch.message_count` and one link per message with a valid context.
+/// - Everything else as [`traced_task`]: `name`, `kind`, `fields`, `skip`, `skip_all`,
+///   `err = false`, `crate`; errors and panics are recorded the same way. Works on async fns,
+///   fns returning futures, and synchronous fns.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use tracebound::traced_consumer;
+///
+/// struct Message {
+///     headers: HashMap<String, String>,
+///     body: String,
+/// }
+///
+/// #[traced_consumer(carrier = msg.headers, system = "rabbitmq", destination = "orders")]
+/// async fn process(msg: Message) -> usize {
+///     msg.body.len()
+/// }
+/// ```
+pub use tracebound_macros::traced_consumer;
+
+/// Traces the sending side: starts a PRODUCER span `send {destination}` (else named after the
+/// function) as a child of the current context, and writes **its** context and the current
+/// baggage into `carrier`, a `&mut` parameter implementing [`Inject`], before the body runs.
+/// The consumer's parent is then the send span.
+///
+/// Options as [`traced_consumer`] (`system`, `destination`, `operation`, and the common ones)
+/// except `relation` and `batch`.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use tracebound::traced_producer;
+///
+/// #[traced_producer(carrier = headers, system = "rabbitmq", destination = "orders")]
+/// async fn publish(body: &str, headers: &mut HashMap<String, String>) {
+///     // `headers` already holds `traceparent` here; send `body` with them.
+/// }
+/// ```
+pub use tracebound_macros::traced_producer;

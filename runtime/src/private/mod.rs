@@ -1,14 +1,18 @@
 //! What the macros' generated code calls. Not a public API: names and signatures here change
 //! whenever the macros change.
 
+mod messaging;
 mod outcome;
 mod scope;
+mod sync;
 mod traced;
 
+pub use messaging::{Relation, inject, start_batch, start_consumer};
 pub use opentelemetry::trace::SpanKind;
 pub use opentelemetry::{Context, KeyValue};
 pub use outcome::{Outcome, RecordAnyErr, RecordDisplayErr, RecordNothing, no_record};
 pub use scope::Scope;
+pub use sync::{SyncScope, enter_sync};
 pub use traced::{Traced, instrument};
 
 use crate::FieldValue;

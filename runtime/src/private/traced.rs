@@ -81,17 +81,22 @@ struct OnUnwind<'a, R> {
 impl<R> Drop for OnUnwind<'_, R> {
     fn drop(&mut self) {
         if self.armed && self.record.take().is_some() {
-            let span = self.cx.span();
-            span.set_status(Status::error("panicked"));
-            span.set_attribute(KeyValue::new("error.type", "panic"));
-            span.add_event(
-                "exception",
-                vec![
-                    KeyValue::new("exception.type", "panic"),
-                    KeyValue::new("exception.message", "the traced function panicked"),
-                ],
-            );
-            span.end();
+            end_panicked(self.cx);
         }
     }
+}
+
+/// Ends the span in `cx` as failed by a panic.
+pub(crate) fn end_panicked(cx: &Context) {
+    let span = cx.span();
+    span.set_status(Status::error("panicked"));
+    span.set_attribute(KeyValue::new("error.type", "panic"));
+    span.add_event(
+        "exception",
+        vec![
+            KeyValue::new("exception.type", "panic"),
+            KeyValue::new("exception.message", "the traced function panicked"),
+        ],
+    );
+    span.end();
 }

@@ -1,0 +1,133 @@
+//! `#[traced_consumer]` and `#[traced_producer]`: spans named and attributed by the messaging
+//! semantic conventions, whose context is read from or written to a carrier at call time.
+
+use super::{Plan, attributes, collect_idents, idents_in_fields, run, scope, span_name};
+use crate::ast::Function;
+use crate::options::{ConsumerOptions, Kind, Messaging, Options, ProducerOptions, Relation};
+use crate::valid;
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::LitStr;
+
+/// `messaging.operation.type` values; another operation name is typed by the macro's default.
+const OPERATION_TYPES: [&str; 5] = ["create", "send", "receive", "process", "settle"];
+
+/// The span name and the fixed attributes for a messaging span whose default operation is
+/// `operation`.
+fn conventions(
+    messaging: &Messaging,
+    operation: &str,
+    function: &Function,
+) -> (String, Vec<(&'static str, LitStr)>) {
+    let name = messaging
+        .operation
+        .clone()
+        .unwrap_or_else(|| LitStr::new(operation, Span::call_site()));
+    let kind = if OPERATION_TYPES.contains(&name.value().as_str()) {
+        LitStr::new(&name.value(), name.span())
+    } else {
+        LitStr::new(operation, name.span())
+    };
+    let span_name = match &messaging.destination {
+        Some(destination) => format!("{} {}", name.value(), destination.value()),
+        None => function.name().to_string(),
+    };
+    let mut fixed = Vec::new();
+    if let Some(system) = &messaging.system {
+        fixed.push(("messaging.system", system.clone()));
+    }
+    if let Some(destination) = &messaging.destination {
+        fixed.push(("messaging.destination.name", destination.clone()));
+    }
+    fixed.push(("messaging.operation.name", name));
+    fixed.push(("messaging.operation.type", kind));
+    (span_name, fixed)
+}
+
+fn borrowed<'a>(fixed: &'a [(&'static str, LitStr)]) -> Vec<(&'static str, &'a LitStr)> {
+    fixed.iter().map(|(k, v)| (*k, v)).collect()
+}
+
+pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
+    run::<ConsumerOptions>(
+        "traced_consumer",
+        args,
+        item,
+        valid::consumer,
+        |options, function| {
+            let common = options.common();
+            let krate = common.krate();
+            let scope = scope(&krate);
+            let (default_name, fixed) = conventions(&options.messaging, "process", function);
+            let name = span_name(common, default_name, function);
+            let kind = common.kind.unwrap_or(Kind::Consumer).variant();
+            let attributes = attributes(common, &borrowed(&fixed));
+            let mut used_params = idents_in_fields(common);
+            let carrier = options.carrier.as_ref().map(|c| &c.0);
+            collect_idents(quote!(#carrier), &mut used_params);
+            let start = match &options.batch {
+                Some(batch) => {
+                    let batch = &batch.0;
+                    collect_idents(quote!(#batch), &mut used_params);
+                    quote! {
+                        #krate::__private::start_batch(
+                            #scope, #name, #krate::__private::SpanKind::#kind,
+                            (#batch).iter().map(#carrier), #attributes,
+                        )
+                    }
+                }
+                None => {
+                    let relation = match options.relation.unwrap_or(Relation::Parent) {
+                        Relation::Parent => quote!(Parent),
+                        Relation::Link => quote!(Link),
+                    };
+                    quote! {
+                        #krate::__private::start_consumer(
+                            #scope, #name, #krate::__private::SpanKind::#kind,
+                            #krate::__private::Relation::#relation, &(#carrier), #attributes,
+                        )
+                    }
+                }
+            };
+            Plan {
+                start,
+                after_start: quote!(),
+                record_errors: common.records_errors(),
+                used_params,
+                krate,
+            }
+        },
+    )
+}
+
+pub fn traced_producer(args: TokenStream, item: TokenStream) -> TokenStream {
+    run::<ProducerOptions>(
+        "traced_producer",
+        args,
+        item,
+        valid::producer,
+        |options, function| {
+            let common = options.common();
+            let krate = common.krate();
+            let scope = scope(&krate);
+            let (default_name, fixed) = conventions(&options.messaging, "send", function);
+            let name = span_name(common, default_name, function);
+            let kind = common.kind.unwrap_or(Kind::Producer).variant();
+            let attributes = attributes(common, &borrowed(&fixed));
+            let carrier = options.carrier.as_ref().map(|c| &c.0);
+            let mut used_params = idents_in_fields(common);
+            collect_idents(quote!(#carrier), &mut used_params);
+            Plan {
+                start: quote! {
+                    #krate::__private::start(
+                        #scope, #name, #krate::__private::SpanKind::#kind, false, #attributes,
+                    )
+                },
+                after_start: quote!(#krate::__private::inject(&__tb_cx, &mut *#carrier);),
+                record_errors: common.records_errors(),
+                used_params,
+                krate,
+            }
+        },
+    )
+}

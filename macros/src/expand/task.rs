@@ -1,0 +1,36 @@
+//! `#[traced_task]`: a span started as a child of the current context (or as a new root).
+
+use super::{Plan, attributes, idents_in_fields, run, scope, span_name};
+use crate::options::{Kind, Options, TaskOptions};
+use crate::valid;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+pub fn traced_task(args: TokenStream, item: TokenStream) -> TokenStream {
+    run::<TaskOptions>(
+        "traced_task",
+        args,
+        item,
+        valid::task,
+        |options, function| {
+            let common = options.common();
+            let krate = common.krate();
+            let scope = scope(&krate);
+            let name = span_name(common, function.name().to_string(), function);
+            let kind = common.kind.unwrap_or(Kind::Internal).variant();
+            let root = options.root.is_present();
+            let attributes = attributes(common, &[]);
+            Plan {
+                start: quote! {
+                    #krate::__private::start(
+                        #scope, #name, #krate::__private::SpanKind::#kind, #root, #attributes,
+                    )
+                },
+                after_start: quote!(),
+                record_errors: common.records_errors(),
+                used_params: idents_in_fields(common),
+                krate,
+            }
+        },
+    )
+}

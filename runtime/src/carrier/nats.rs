@@ -1,0 +1,66 @@
+//! `async_nats::HeaderMap` (feature `nats`). The exact name first, then an ASCII
+//! case-insensitive match (the Go client canonicalizes names to `Traceparent`). A repeated
+//! header reads as its **first** value, as `HeaderMap::get` does. Writing replaces the values
+//! of the name; a name or value NATS rejects (control characters, CR, LF, `:`) is not written.
+
+use super::{Extract, Inject, readable};
+use async_nats::{HeaderMap, HeaderName, HeaderValue};
+use std::str::FromStr;
+
+fn values<'a>(map: &'a HeaderMap, key: &str) -> Vec<&'a str> {
+    let exact = map
+        .iter()
+        .find(|(name, _)| AsRef::<str>::as_ref(*name) == key);
+    let found = exact.or_else(|| {
+        map.iter()
+            .find(|(name, _)| AsRef::<str>::as_ref(*name).eq_ignore_ascii_case(key))
+    });
+    found
+        .map(|(_, values)| {
+            values
+                .iter()
+                .filter_map(|v| readable(v.as_str().as_bytes()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Extract for HeaderMap {
+    fn get(&self, key: &str) -> Option<&str> {
+        values(self, key).into_iter().next()
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.iter().map(|(name, _)| name.as_ref()).collect()
+    }
+    fn get_all(&self, key: &str) -> Vec<&str> {
+        values(self, key)
+    }
+}
+
+impl Inject for HeaderMap {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_str(key), HeaderValue::from_str(&value)) {
+            self.insert(name, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonicalized_names_are_found_and_bad_values_not_written() {
+        let mut map = HeaderMap::new();
+        map.insert(
+            HeaderName::from_str("Traceparent").unwrap(),
+            HeaderValue::from_str("v").unwrap(),
+        );
+        assert_eq!(Extract::get(&map, "traceparent"), Some("v"));
+        map.set("tracestate", "a\r\nb".into());
+        map.set("bad:name", "x".into());
+        assert_eq!(map.len(), 1);
+        map.set("baggage", "k=v".into());
+        assert_eq!(Extract::get(&map, "baggage"), Some("k=v"));
+    }
+}

@@ -1,0 +1,100 @@
+//! Span starts for the messaging macros: extract then start (consumers), start then inject
+//! (producers), one span linking many messages (batches).
+
+use super::Scope;
+use crate::carrier::{Extract, Inject};
+use crate::propagation;
+use opentelemetry::trace::{Link, SpanBuilder, SpanKind, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
+use std::borrow::Cow;
+
+/// How a consumer's span relates to the context found in its carrier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relation {
+    /// The remote span is the parent: one trace from producer to consumer.
+    Parent,
+    /// A new trace, linked to the remote span.
+    Link,
+}
+
+fn build(
+    scope: &'static Scope,
+    name: &'static str,
+    kind: SpanKind,
+    parent: &Context,
+    attributes: Option<Vec<KeyValue>>,
+    links: Vec<Link>,
+) -> opentelemetry::global::BoxedSpan {
+    let mut builder = SpanBuilder::from_name(Cow::Borrowed(name)).with_kind(kind);
+    builder.attributes = attributes;
+    if !links.is_empty() {
+        builder.links = Some(links);
+    }
+    scope.with_tracer(|tracer| tracer.build_with_context(builder, parent))
+}
+
+/// Extracts the context in `carrier` and starts the consumer's span: a child of the remote span
+/// (`Relation::Parent`), or a new trace linked to it (`Relation::Link`); a new trace when the
+/// carrier holds no valid context. The returned context also holds the carrier's baggage.
+pub fn start_consumer<C: Extract + ?Sized>(
+    scope: &'static Scope,
+    name: &'static str,
+    kind: SpanKind,
+    relation: Relation,
+    carrier: &C,
+    attributes: Option<Vec<KeyValue>>,
+) -> Context {
+    let remote = propagation::extract(carrier);
+    let remote_span = remote.span().span_context().clone();
+    let from_remote = remote_span.is_valid() && remote_span.is_remote();
+    let span = match (relation, from_remote) {
+        (Relation::Parent, true) => build(scope, name, kind, &remote, attributes, Vec::new()),
+        (Relation::Link, true) => build(
+            scope,
+            name,
+            kind,
+            &Context::new(),
+            attributes,
+            vec![Link::with_context(remote_span)],
+        ),
+        (_, false) => build(scope, name, kind, &Context::new(), attributes, Vec::new()),
+    };
+    remote.with_span(span)
+}
+
+/// Starts one span for a batch of messages, as a child of the current context, with one link
+/// per message that carries a valid context and `messaging.batch.message_count`.
+pub fn start_batch<I>(
+    scope: &'static Scope,
+    name: &'static str,
+    kind: SpanKind,
+    carriers: I,
+    attributes: Option<Vec<KeyValue>>,
+) -> Context
+where
+    I: IntoIterator,
+    I::Item: Extract,
+{
+    let empty = Context::new();
+    let mut count: i64 = 0;
+    let mut links = Vec::new();
+    for carrier in carriers {
+        count += 1;
+        let remote = propagation::extract_with(&empty, &carrier);
+        let span = remote.span();
+        if span.span_context().is_valid() {
+            links.push(Link::with_context(span.span_context().clone()));
+        }
+    }
+    let mut attributes = attributes.unwrap_or_default();
+    attributes.push(KeyValue::new("messaging.batch.message_count", count));
+    let parent = Context::current();
+    let span = build(scope, name, kind, &parent, Some(attributes), links);
+    parent.with_span(span)
+}
+
+/// Writes the producer span's context (and baggage) into the outgoing carrier.
+#[inline]
+pub fn inject<C: Inject + ?Sized>(cx: &Context, carrier: &mut C) {
+    propagation::inject_context(cx, carrier);
+}

@@ -1,0 +1,93 @@
+//! Reading and writing trace context through carriers.
+//!
+//! [`extract`] and [`inject`] use the global propagator
+//! ([`opentelemetry::global::set_text_map_propagator`]). When none was ever set, OpenTelemetry's
+//! is a no-op that silently breaks every trace; tracebound then uses W3C Trace Context and
+//! Baggage instead, the default of `OTEL_PROPAGATORS`.
+
+mod baggage;
+mod trace_context;
+
+pub use baggage::BaggagePropagator;
+pub use trace_context::TraceContextPropagator;
+
+use crate::carrier::{AsExtractor, AsInjector, Extract, Inject};
+use opentelemetry::Context;
+use opentelemetry::global;
+use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+use std::sync::LazyLock;
+
+static DEFAULT: LazyLock<TextMapCompositePropagator> = LazyLock::new(|| {
+    TextMapCompositePropagator::new(vec![
+        Box::new(TraceContextPropagator::new()),
+        Box::new(BaggagePropagator::new()),
+    ])
+});
+
+/// W3C Trace Context followed by W3C Baggage: what tracebound uses while no global propagator
+/// is set.
+pub fn default_propagator() -> &'static TextMapCompositePropagator {
+    &DEFAULT
+}
+
+/// Runs `f` with the global propagator, or with [`default_propagator`] if none was set.
+pub fn with_propagator<T>(f: impl FnOnce(&dyn TextMapPropagator) -> T) -> T {
+    let mut f = Some(f);
+    let from_global = global::get_text_map_propagator(|propagator| {
+        // Every real propagator names the fields it uses; the no-op names none.
+        if propagator.fields().next().is_some() {
+            f.take().map(|f| f(propagator))
+        } else {
+            None
+        }
+    });
+    match (from_global, f) {
+        (Some(result), _) => result,
+        (None, Some(f)) => f(&*DEFAULT),
+        (None, None) => unreachable!("the global propagator was used but returned nothing"),
+    }
+}
+
+/// The context in `carrier`, on top of the current context: the remote span context if the
+/// carrier holds a valid one, and its baggage.
+///
+/// ```
+/// use opentelemetry::trace::TraceContextExt;
+/// use std::collections::HashMap;
+///
+/// let headers = HashMap::from([(
+///     "traceparent".to_owned(),
+///     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+/// )]);
+/// let cx = tracebound::propagation::extract(&headers);
+/// assert!(cx.span().span_context().is_remote());
+/// assert_eq!(cx.span().span_context().trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+/// ```
+pub fn extract<C: Extract + ?Sized>(carrier: &C) -> Context {
+    extract_with(&Context::current(), carrier)
+}
+
+/// Like [`extract`], on top of `cx` instead of the current context.
+pub fn extract_with<C: Extract + ?Sized>(cx: &Context, carrier: &C) -> Context {
+    with_propagator(|propagator| propagator.extract_with_context(cx, &AsExtractor(carrier)))
+}
+
+/// Writes the current context (span context and baggage) into `carrier`.
+///
+/// ```
+/// use opentelemetry::{Context, KeyValue, baggage::BaggageExt};
+/// use std::collections::HashMap;
+///
+/// let _token = tracebound::attach(Context::new().with_baggage([KeyValue::new("tenant", "acme")]));
+/// let mut headers = HashMap::<String, String>::new();
+/// tracebound::propagation::inject(&mut headers);
+/// assert_eq!(headers["baggage"], "tenant=acme");
+/// ```
+pub fn inject<C: Inject + ?Sized>(carrier: &mut C) {
+    Context::map_current(|cx| inject_context(cx, carrier));
+}
+
+/// Writes `cx` into `carrier`.
+pub fn inject_context<C: Inject + ?Sized>(cx: &Context, carrier: &mut C) {
+    with_propagator(|propagator| propagator.inject_context(cx, &mut AsInjector(carrier)));
+}

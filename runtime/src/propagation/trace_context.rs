@@ -1,0 +1,208 @@
+use crate::carrier::MAX_VALUE_LEN;
+use opentelemetry::Context;
+use opentelemetry::propagation::{
+    Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter,
+};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+use std::str::FromStr;
+use std::sync::LazyLock;
+
+const TRACEPARENT: &str = "traceparent";
+const TRACESTATE: &str = "tracestate";
+
+static FIELDS: LazyLock<[String; 2]> =
+    LazyLock::new(|| [TRACEPARENT.to_owned(), TRACESTATE.to_owned()]);
+
+/// W3C Trace Context: the `traceparent` and `tracestate` headers.
+///
+/// An invalid `traceparent` (wrong length, version `ff`, non-lowercase or non-hex digits,
+/// all-zero ids) is ignored, so the context starts fresh. A `traceparent` of a higher version is
+/// read by its first four fields, as the specification asks. An invalid `tracestate` is dropped
+/// while the `traceparent` is kept.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TraceContextPropagator {
+    _private: (),
+}
+
+impl TraceContextPropagator {
+    /// The propagator.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// The span context in a `traceparent` value, if it is valid.
+pub(crate) fn parse_traceparent(value: &str) -> Option<SpanContext> {
+    let value = value.trim_matches(|c| c == ' ' || c == '\t');
+    let bytes = value.as_bytes();
+    if bytes.len() < 55 || !value.is_ascii() {
+        return None;
+    }
+    let version = &value[0..2];
+    if !is_lower_hex(version) || version == "ff" {
+        return None;
+    }
+    // Version 00 is exactly 55 characters; a later version may append `-…` fields.
+    if (version == "00" && bytes.len() != 55) || (bytes.len() > 55 && bytes[55] != b'-') {
+        return None;
+    }
+    if bytes[2] != b'-' || bytes[35] != b'-' || bytes[52] != b'-' {
+        return None;
+    }
+    let (trace_id, span_id, flags) = (&value[3..35], &value[36..52], &value[53..55]);
+    if !is_lower_hex(trace_id) || !is_lower_hex(span_id) || !is_lower_hex(flags) {
+        return None;
+    }
+    let trace_id = TraceId::from_hex(trace_id).ok()?;
+    let span_id = SpanId::from_hex(span_id).ok()?;
+    let flags = u8::from_str_radix(flags, 16).ok()?;
+    if trace_id == TraceId::INVALID || span_id == SpanId::INVALID {
+        return None;
+    }
+    // Sampled (0x01) and random trace id (0x02, Level 2) are the flags defined so far.
+    let flags = TraceFlags::new(flags & 0x03);
+    Some(SpanContext::new(
+        trace_id,
+        span_id,
+        flags,
+        true,
+        TraceState::NONE,
+    ))
+}
+
+fn is_lower_hex(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+impl TextMapPropagator for TraceContextPropagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        let span = cx.span();
+        let sc = span.span_context();
+        if !sc.is_valid() {
+            return;
+        }
+        injector.set(
+            TRACEPARENT,
+            format!(
+                "00-{}-{}-{:02x}",
+                sc.trace_id(),
+                sc.span_id(),
+                sc.trace_flags().to_u8() & 0x03
+            ),
+        );
+        let state = sc.trace_state().header();
+        if !state.is_empty() {
+            injector.set(TRACESTATE, state);
+        }
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        let parents = extractor.get_all(TRACEPARENT).unwrap_or_default();
+        // Two different `traceparent` values cannot both be the parent: trust neither.
+        let Some(sc) = (match parents.as_slice() {
+            [one] => parse_traceparent(one),
+            [first, rest @ ..] if rest.iter().all(|p| p == first) => parse_traceparent(first),
+            _ => None,
+        }) else {
+            return cx.clone();
+        };
+        let states = extractor.get_all(TRACESTATE).unwrap_or_default();
+        let joined = states.join(",");
+        let state = if joined.len() <= MAX_VALUE_LEN {
+            TraceState::from_str(&joined).unwrap_or_default()
+        } else {
+            TraceState::NONE
+        };
+        let sc = SpanContext::new(sc.trace_id(), sc.span_id(), sc.trace_flags(), true, state);
+        cx.with_remote_span_context(sc)
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        FieldIter::new(&*FIELDS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn parses_a_valid_traceparent() {
+        let sc = parse_traceparent(VALID).unwrap();
+        assert_eq!(
+            sc.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(sc.span_id().to_string(), "00f067aa0ba902b7");
+        assert!(sc.is_sampled());
+        assert!(sc.is_remote());
+    }
+
+    #[test]
+    fn rejects_malformed_traceparents() {
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",
+            "0é-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0",
+        ] {
+            assert!(
+                parse_traceparent(bad).is_none(),
+                "{bad:?} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn a_higher_version_is_read_by_its_known_fields() {
+        assert!(
+            parse_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").is_some()
+        );
+        assert!(
+            parse_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xyz")
+                .is_some()
+        );
+        assert!(
+            parse_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01xyz")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn round_trips_with_tracestate() {
+        let propagator = TraceContextPropagator::new();
+        let carrier = HashMap::from([
+            (TRACEPARENT.to_owned(), VALID.to_owned()),
+            (
+                TRACESTATE.to_owned(),
+                "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7".to_owned(),
+            ),
+        ]);
+        let cx = propagator.extract(&carrier);
+        let mut out = HashMap::new();
+        propagator.inject_context(&cx, &mut out);
+        assert_eq!(out[TRACEPARENT], VALID);
+        assert_eq!(out[TRACESTATE], "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+    }
+
+    #[test]
+    fn an_invalid_tracestate_keeps_the_parent() {
+        let carrier = HashMap::from([
+            (TRACEPARENT.to_owned(), VALID.to_owned()),
+            (TRACESTATE.to_owned(), "not a valid=state=".to_owned()),
+        ]);
+        let cx = TraceContextPropagator::new().extract(&carrier);
+        assert!(cx.span().span_context().is_valid());
+        assert_eq!(cx.span().span_context().trace_state().header(), "");
+    }
+}
