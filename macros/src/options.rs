@@ -70,7 +70,7 @@ pub struct ConsumerOptions {
     pub messaging: Messaging,
     pub carrier: Option<Carrier>,
     pub batch: Option<Carrier>,
-    pub relation: Option<Relation>,
+    pub relation: Option<darling::util::SpannedValue<Relation>>,
 }
 
 impl Options for ConsumerOptions {

@@ -41,13 +41,13 @@ pub fn consumer(options: &ConsumerOptions, function: &Function) -> darling::Resu
                     .with_span(&carrier.0),
                 );
             }
-            if options.relation.is_some() {
+            if let Some(relation) = &options.relation {
                 errors.push(
                     Error::custom(
                         "`relation` does not apply to `batch`: a batch span always links to \
                          each message's context",
                     )
-                    .with_span(&Span::call_site()),
+                    .with_span(&relation.span()),
                 );
             }
         }

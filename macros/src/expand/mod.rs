@@ -16,7 +16,8 @@ use crate::ast::{Function, Shape};
 use crate::options::{Common, Options};
 use crate::{awaits, fallback};
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{FnArg, LitStr, Pat, PatIdent, ReturnType, Type, parse_quote};
 
@@ -44,14 +45,12 @@ pub fn run<O: Options>(
         Ok(function) => function,
         Err(error) => return fallback::emit(item, error.into_compile_error()),
     };
-    let mut errors = darling::Error::accumulator();
-    let options = errors.handle(O::parse(args));
-    let defaults = O::default();
-    errors.handle(validate(options.as_ref().unwrap_or(&defaults), &function));
-    if let Err(error) = errors.finish() {
-        return fallback::emit(item, error.write_errors());
-    }
-    let options = options.unwrap_or(defaults);
+    // Semantic rules are checked only on options that parsed: on defaults they would report
+    // what the user did write as missing.
+    let options = match O::parse(args).and_then(|o| validate(&o, &function).map(|()| o)) {
+        Ok(options) => options,
+        Err(error) => return fallback::emit(item, error.write_errors()),
+    };
     let plan = plan(&options, &function);
     generate(function, plan)
 }
@@ -89,9 +88,10 @@ pub fn attributes(common: &Common, fixed: &[(&str, &LitStr)]) -> TokenStream {
     let fixed = fixed.iter().map(|(key, value)| {
         quote!(::core::option::Option::Some(#krate::__private::KeyValue::new(#key, #value)))
     });
+    // Spanned at the value, so that a type that cannot be recorded is reported there.
     let fields = common.fields.0.iter().map(|field| {
         let (key, value) = (&field.key, &field.value);
-        quote!(#krate::__private::field(#key, &(#value)))
+        quote_spanned!(value.span()=> #krate::__private::field(#key, &(#value)))
     });
     quote!(#krate::__private::fields([#(#fixed,)* #(#fields),*]))
 }

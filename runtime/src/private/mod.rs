@@ -7,7 +7,7 @@ mod scope;
 mod sync;
 mod traced;
 
-pub use messaging::{Relation, inject, start_batch, start_consumer};
+pub use messaging::{Relation, carrier, inject, start_batch, start_consumer};
 pub use opentelemetry::trace::SpanKind;
 pub use opentelemetry::{Context, KeyValue};
 pub use outcome::{Outcome, RecordAnyErr, RecordDisplayErr, RecordNothing, no_record};

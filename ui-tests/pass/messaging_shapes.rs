@@ -1,0 +1,43 @@
+// The messaging macros on every function shape they accept.
+use std::collections::HashMap;
+use std::future::Future;
+use tracebound::{traced_consumer, traced_producer};
+
+type Headers = HashMap<String, String>;
+
+struct Message {
+    headers: Option<Headers>,
+    body: Vec<u8>,
+}
+
+#[traced_consumer(carrier = msg.headers, system = "nats", destination = "orders")]
+async fn by_value(msg: Message) -> usize {
+    msg.body.len()
+}
+
+#[traced_consumer(carrier = msg.headers)]
+fn synchronous(msg: &Message) -> Result<usize, std::str::Utf8Error> {
+    Ok(std::str::from_utf8(&msg.body)?.len())
+}
+
+#[traced_consumer(carrier = msg.headers)]
+fn returns_future(msg: Message) -> impl Future<Output = usize> {
+    async move { msg.body.len() }
+}
+
+#[traced_consumer(batch = msgs, carrier = |m| &m.headers)]
+fn batch_of_slice(msgs: &[Message]) -> usize {
+    msgs.len()
+}
+
+#[traced_producer(carrier = headers, destination = "orders")]
+fn send_sync(headers: &mut Headers) -> bool {
+    headers.contains_key("traceparent")
+}
+
+#[traced_producer(carrier = headers)]
+async fn send(body: &[u8], headers: &mut Headers) -> usize {
+    body.len()
+}
+
+fn main() {}
