@@ -77,7 +77,12 @@ pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
                     }
                 }
                 None => {
-                    let relation = match options.relation.as_deref().copied().unwrap_or(Relation::Parent) {
+                    let relation = match options
+                        .relation
+                        .as_deref()
+                        .copied()
+                        .unwrap_or(Relation::Parent)
+                    {
                         Relation::Parent => quote!(Parent),
                         Relation::Link => quote!(Link),
                     };

@@ -1,0 +1,312 @@
+//! The producer → broker → consumer round trip on the real brokers of this machine: RabbitMQ
+//! (through lapin) and NATS (through async-nats).
+//!
+//! Runs when `TRACEBOUND_BROKER_TESTS=1` (set by `.ci/run`); then an unreachable broker fails
+//! the test. `AMQP_URL` and `NATS_URL` override the default local addresses.
+
+use async_nats::HeaderMap;
+use futures::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use opentelemetry::baggage::BaggageExt;
+use opentelemetry::trace::{SpanId, SpanKind};
+use opentelemetry::{Context, KeyValue, Value};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tracebound::{traced_consumer, traced_producer};
+use tracebound_tests::{attribute, traced};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Whether broker tests are enabled; with a note on stderr when they are not.
+fn enabled(test: &str) -> bool {
+    let on = std::env::var("TRACEBOUND_BROKER_TESTS").is_ok_and(|v| v == "1");
+    if !on {
+        eprintln!(
+            "{test}: not run; set TRACEBOUND_BROKER_TESTS=1 to run it against the local brokers"
+        );
+    }
+    on
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+fn tenant() -> Option<String> {
+    Context::current()
+        .baggage()
+        .get("tenant")
+        .map(|v| v.to_string())
+}
+
+// --- RabbitMQ ----------------------------------------------------------------------------
+
+#[traced_producer(carrier = headers, system = "rabbitmq", destination = "tracebound.orders")]
+async fn amqp_publish(
+    channel: &Channel,
+    queue: &str,
+    order: &[u8],
+    headers: &mut FieldTable,
+) -> lapin::Result<()> {
+    let properties = BasicProperties::default().with_headers(headers.clone());
+    channel
+        .basic_publish(
+            "".into(),
+            queue.into(),
+            BasicPublishOptions::default(),
+            order,
+            properties,
+        )
+        .await?
+        .await?;
+    Ok(())
+}
+
+#[traced_consumer(
+    carrier = delivery.properties.headers(),
+    system = "rabbitmq",
+    destination = "tracebound.orders",
+    fields(order = String::from_utf8_lossy(&delivery.data).into_owned()),
+)]
+async fn amqp_handle(delivery: &Delivery) -> lapin::Result<Option<String>> {
+    delivery.ack(BasicAckOptions::default()).await?;
+    Ok(tenant())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rabbitmq_round_trip_keeps_one_trace_and_survives_malformed_headers() {
+    if !enabled("rabbitmq_round_trip") {
+        return;
+    }
+    let url = std::env::var("AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+    let connection = Connection::connect(&url, ConnectionProperties::default())
+        .await
+        .unwrap_or_else(|e| panic!("RabbitMQ at {url} is unreachable: {e}"));
+    let channel = connection.create_channel().await.unwrap();
+    let queue = unique("tracebound-orders");
+    let options = QueueDeclareOptions {
+        exclusive: true,
+        auto_delete: true,
+        ..Default::default()
+    };
+    channel
+        .queue_declare(queue.as_str().into(), options, FieldTable::default())
+        .await
+        .unwrap();
+    let mut consumer = channel
+        .basic_consume(
+            queue.as_str().into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+
+    let root = "amqp-roundtrip";
+    let recorder = tracebound::testing::install();
+    let (tenants, trace) = traced(root, async {
+        let _baggage =
+            tracebound::attach(Context::current().with_baggage([KeyValue::new("tenant", "acme")]));
+        amqp_publish(&channel, &queue, b"traced", &mut FieldTable::default())
+            .await
+            .unwrap();
+
+        // A message from a producer that writes garbage: a malformed traceparent, a baggage
+        // value that is not UTF-8, and a header that is not text at all.
+        let mut hostile = FieldTable::default();
+        hostile.insert(
+            "traceparent".into(),
+            AMQPValue::LongString("00-zzzz-not-a-trace".into()),
+        );
+        hostile.insert(
+            "baggage".into(),
+            AMQPValue::LongString(LongString::from(vec![0xff, 0xfe, b'='])),
+        );
+        hostile.insert("tracestate".into(), AMQPValue::LongLongInt(7));
+        channel
+            .basic_publish(
+                "".into(),
+                queue.as_str().into(),
+                BasicPublishOptions::default(),
+                b"hostile",
+                BasicProperties::default().with_headers(hostile),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+
+        let mut tenants = Vec::new();
+        for _ in 0..2 {
+            let delivery = tokio::time::timeout(WAIT, consumer.next())
+                .await
+                .expect("a delivery within the timeout")
+                .expect("the consumer is open")
+                .expect("a delivery");
+            tenants.push(amqp_handle(&delivery).await.unwrap());
+        }
+        tenants
+    })
+    .await;
+    assert_eq!(
+        tenants,
+        [Some("acme".to_owned()), None],
+        "baggage arrived with the traced message only"
+    );
+
+    let send = trace.span("send tracebound.orders");
+    let handled = recorder.tree();
+    let processed = handled.all("process tracebound.orders");
+    let traced_one = processed
+        .iter()
+        .find(|s| {
+            attribute(s, "order") == Some(&Value::from("traced"))
+                && attribute(s, "messaging.system") == Some(&Value::from("rabbitmq"))
+        })
+        .expect("the traced message was processed");
+    assert_eq!(
+        traced_one.parent_span_id,
+        send.span_context.span_id(),
+        "{trace}"
+    );
+    assert_eq!(
+        traced_one.span_context.trace_id(),
+        send.span_context.trace_id()
+    );
+    assert_eq!(traced_one.span_kind, SpanKind::Consumer);
+    assert_eq!(send.span_kind, SpanKind::Producer);
+    let hostile_one = processed
+        .iter()
+        .find(|s| {
+            attribute(s, "order") == Some(&Value::from("hostile"))
+                && attribute(s, "messaging.system") == Some(&Value::from("rabbitmq"))
+        })
+        .expect("the hostile message was processed, not lost");
+    assert_eq!(
+        hostile_one.parent_span_id,
+        SpanId::INVALID,
+        "a malformed context starts a new root"
+    );
+    assert_ne!(
+        hostile_one.span_context.trace_id(),
+        send.span_context.trace_id()
+    );
+    connection.close(200, "done".into()).await.ok();
+}
+
+// --- NATS --------------------------------------------------------------------------------
+
+#[traced_producer(carrier = headers, system = "nats", destination = "tracebound.orders")]
+async fn nats_publish(
+    client: &async_nats::Client,
+    subject: &str,
+    order: &'static [u8],
+    headers: &mut HeaderMap,
+) -> Result<(), async_nats::Error> {
+    client
+        .publish_with_headers(subject.to_owned(), headers.clone(), order.into())
+        .await?;
+    client.flush().await?;
+    Ok(())
+}
+
+#[traced_consumer(
+    carrier = msg.headers,
+    system = "nats",
+    destination = "tracebound.orders",
+    fields(order = String::from_utf8_lossy(&msg.payload).into_owned()),
+)]
+async fn nats_handle(msg: async_nats::Message) -> Option<String> {
+    tenant()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_round_trip_keeps_one_trace_and_survives_malformed_headers() {
+    if !enabled("nats_round_trip") {
+        return;
+    }
+    let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let client = async_nats::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("NATS at {url} is unreachable: {e}"));
+    let subject = unique("tracebound.orders");
+    let mut subscriber = client.subscribe(subject.clone()).await.unwrap();
+    client.flush().await.unwrap();
+
+    let root = "nats-roundtrip";
+    let recorder = tracebound::testing::install();
+    let (tenants, trace) = traced(root, async {
+        let _baggage =
+            tracebound::attach(Context::current().with_baggage([KeyValue::new("tenant", "acme")]));
+        nats_publish(&client, &subject, b"traced", &mut HeaderMap::new())
+            .await
+            .unwrap();
+
+        let mut hostile = HeaderMap::new();
+        hostile.insert(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-zzzzzzzzzzzzzzzz-01",
+        );
+        hostile.append(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        );
+        hostile.insert("baggage", "tenant=%ZZ");
+        client
+            .publish_with_headers(subject.clone(), hostile, b"hostile"[..].into())
+            .await
+            .unwrap();
+        client.flush().await.unwrap();
+
+        let mut tenants = Vec::new();
+        for _ in 0..2 {
+            let msg = tokio::time::timeout(WAIT, subscriber.next())
+                .await
+                .expect("a message within the timeout")
+                .expect("the subscription is open");
+            tenants.push(nats_handle(msg).await);
+        }
+        tenants
+    })
+    .await;
+    assert_eq!(tenants, [Some("acme".to_owned()), None]);
+
+    let send = trace.span("send tracebound.orders");
+    let handled = recorder.tree();
+    let processed = handled.all("process tracebound.orders");
+    let traced_one = processed
+        .iter()
+        .find(|s| {
+            attribute(s, "order") == Some(&Value::from("traced"))
+                && attribute(s, "messaging.system") == Some(&Value::from("nats"))
+        })
+        .expect("the traced message was processed");
+    assert_eq!(
+        traced_one.parent_span_id,
+        send.span_context.span_id(),
+        "{trace}"
+    );
+    assert_eq!(
+        traced_one.span_context.trace_id(),
+        send.span_context.trace_id()
+    );
+    let hostile_one = processed
+        .iter()
+        .find(|s| {
+            attribute(s, "order") == Some(&Value::from("hostile"))
+                && attribute(s, "messaging.system") == Some(&Value::from("nats"))
+        })
+        .expect("the hostile message was processed, not lost");
+    // Two different traceparent values: neither is trusted.
+    assert_eq!(hostile_one.parent_span_id, SpanId::INVALID);
+}
