@@ -340,3 +340,21 @@ async fn a_batch_is_one_span_linking_each_message_with_a_context() {
         "one link per message with a context, in order"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consumer_span_starts_at_call_time_even_if_never_polled() {
+    let root = "messaging-call-time";
+    let ((), trace) = traced(root, async {
+        let message = publish("x", &mut Headers::new()).await;
+        let delivery = Delivery {
+            properties: Properties {
+                headers: Some(message.headers),
+            },
+        };
+        drop(process_delivery(delivery));
+    })
+    .await;
+    child_of(&trace, "process_delivery", "send orders");
+    let span = trace.span("process_delivery");
+    assert!(span.events.iter().any(|e| e.name == "cancelled"));
+}

@@ -34,6 +34,32 @@
 //! # }
 //! ```
 //!
+//! Across a message queue, one attribute on each side keeps one trace: the producer writes
+//! its span's context into the message headers, the consumer continues from it.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use std::collections::HashMap;
+//! use tracebound::{traced_consumer, traced_producer};
+//!
+//! type Headers = HashMap<String, String>;
+//!
+//! #[traced_producer(carrier = headers, system = "rabbitmq", destination = "orders")]
+//! async fn publish(order: u64, headers: &mut Headers) -> (Headers, u64) {
+//!     (headers.clone(), order) // hand both to the broker client here
+//! }
+//!
+//! #[traced_consumer(carrier = headers, system = "rabbitmq", destination = "orders")]
+//! async fn process(headers: Headers, order: u64) -> u64 {
+//!     order // runs in a child span of `send orders`
+//! }
+//!
+//! // With a tracer provider installed, `headers` now holds the send span's `traceparent`.
+//! let (headers, order) = publish(7, &mut Headers::new()).await;
+//! assert_eq!(process(headers, order).await, 7);
+//! # }
+//! ```
+//!
 //! Spans go to the global tracer provider ([`opentelemetry::global`]); the instrumentation
 //! scope is the name and version of the crate that uses the attribute.
 //!
@@ -41,9 +67,12 @@
 //! [`with_context`], [`Snapshot`], [`bind`], [`carry`], and the spawn functions [`spawn`],
 //! [`spawn_blocking`], [`spawn_local`] and [`thread::spawn`].
 //!
+//! Carriers implement [`Extract`] and [`Inject`]; [`propagation`] reads and writes them.
+//!
 //! # Features
 //! - `tokio` (default): [`spawn`], [`spawn_blocking`], [`spawn_local`].
 //! - `testing`: [`testing::install`], an in-memory exporter, and [`testing::TraceTree`].
+//! - `http`, `lapin`, `nats`, `kafka`: the header types of those crates as carriers.
 
 mod bind;
 mod carrier;

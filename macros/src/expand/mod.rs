@@ -166,7 +166,7 @@ pub fn generate(function: Function, plan: Plan) -> TokenStream {
     } = &plan;
     let Function { mut item, shape } = function;
     let body = item.block.clone();
-    item.block = Box::new(match shape {
+    *item.block = match shape {
         Shape::Async => {
             let output = match &item.sig.output {
                 ReturnType::Default => quote!(()),
@@ -223,7 +223,7 @@ pub fn generate(function: Function, plan: Plan) -> TokenStream {
                 __tb_output
             })
         }
-    });
+    };
     let errors = awaits::check(&body, shape == Shape::Async);
     let mut tokens = quote!(#item);
     tokens.extend(errors.into_iter().map(|e| e.into_compile_error()));

@@ -12,11 +12,11 @@ const BAGGAGE: &str = "baggage";
 static FIELDS: LazyLock<[String; 1]> = LazyLock::new(|| [BAGGAGE.to_owned()]);
 
 /// The most list members read from or written to a `baggage` header (W3C Baggage).
-pub const MAX_MEMBERS: usize = 64;
+pub(crate) const MAX_MEMBERS: usize = 64;
 
 /// W3C Baggage: the `baggage` header.
 ///
-/// Reads at most [`MAX_MEMBERS`] members and 8192 bytes, whole members only: a member with an
+/// Reads at most 64 members and 8192 bytes, whole members only: a member with an
 /// invalid key or a value that does not percent-decode to UTF-8 is skipped, and the rest kept.
 /// Writes percent-encoded values and stops before a member that would cross either limit.
 #[derive(Debug, Default, Clone, Copy)]

@@ -91,3 +91,54 @@ pub fn inject<C: Inject + ?Sized>(carrier: &mut C) {
 pub fn inject_context<C: Inject + ?Sized>(cx: &Context, carrier: &mut C) {
     with_propagator(|propagator| propagator.inject_context(cx, &mut AsInjector(carrier)));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// xorshift64*: deterministic noise without a dependency.
+    fn noise(state: &mut u64) -> u64 {
+        *state ^= *state >> 12;
+        *state ^= *state << 25;
+        *state ^= *state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn bytes(state: &mut u64, alphabet: &[u8]) -> Vec<u8> {
+        let len = (noise(state) % 80) as usize;
+        (0..len)
+            .map(|_| alphabet[(noise(state) % alphabet.len() as u64) as usize])
+            .collect()
+    }
+
+    #[test]
+    fn random_headers_never_panic_and_never_yield_an_invalid_parent() {
+        let alphabet = b"0123456789abcdefABCDEF-=,;% \t\r\n\x00\xff\xc3tracepntsgb".to_vec();
+        let keys = ["traceparent", "tracestate", "baggage", "Traceparent", "x"];
+        let mut state = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            let mut map: HashMap<String, Vec<u8>> = HashMap::new();
+            let mut list: Vec<(String, Vec<u8>)> = Vec::new();
+            for _ in 0..(noise(&mut state) % 5) {
+                let key = keys[(noise(&mut state) % keys.len() as u64) as usize].to_owned();
+                let mut value = bytes(&mut state, &alphabet);
+                if noise(&mut state).is_multiple_of(4) {
+                    value = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_vec();
+                }
+                map.insert(key.clone(), value.clone());
+                list.push((key, value));
+            }
+            for cx in [
+                extract_with(&Context::new(), &map),
+                extract_with(&Context::new(), &list),
+            ] {
+                let span = opentelemetry::trace::TraceContextExt::span(&cx);
+                let sc = span.span_context();
+                assert!(
+                    !sc.is_valid() || (sc.is_remote() && sc.trace_id().to_string().len() == 32)
+                );
+            }
+        }
+    }
+}
