@@ -28,3 +28,9 @@ pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn traced_producer(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::traced_producer(args.into(), item.into()).into()
 }
+
+/// See `tracebound::traced_blocking`.
+#[proc_macro_attribute]
+pub fn traced_blocking(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::traced_blocking(args.into(), item.into()).into()
+}

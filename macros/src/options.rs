@@ -62,6 +62,45 @@ impl Options for TaskOptions {
     }
 }
 
+/// `#[traced_blocking(…)]`.
+#[derive(Debug, Default, FromMeta)]
+#[darling(default)]
+pub struct BlockingOptions {
+    #[darling(flatten)]
+    pub common: Common,
+    pub executor: Option<Executor>,
+}
+
+impl Options for BlockingOptions {
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+/// `executor = pool|thread`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Executor {
+    Pool,
+    Thread,
+}
+
+impl FromMeta for Executor {
+    fn from_string(value: &str) -> Result<Self> {
+        match value {
+            "pool" => Ok(Executor::Pool),
+            "thread" => Ok(Executor::Thread),
+            other => Err(Error::unknown_value_with_alts(
+                other,
+                ["pool", "thread"].iter(),
+            )),
+        }
+    }
+
+    fn from_expr(expr: &Expr) -> Result<Self> {
+        word_or_string(expr, Self::from_string, Self::from_value)
+    }
+}
+
 /// `#[traced_consumer(…)]`.
 #[derive(Debug, Default, FromMeta)]
 #[darling(default)]

@@ -2,11 +2,13 @@
 //! user's tokens.
 
 use crate::ast::{Function, Shape};
-use crate::options::{Carrier, Common, ConsumerOptions, Options, ProducerOptions, TaskOptions};
+use crate::options::{
+    BlockingOptions, Carrier, Common, ConsumerOptions, Options, ProducerOptions, TaskOptions,
+};
 use darling::Error;
 use darling::error::Accumulator;
 use proc_macro2::Span;
-use syn::{Expr, FnArg, Pat, Type};
+use syn::{Expr, FnArg, Pat, ReceiverKind, Type};
 
 pub fn task(options: &TaskOptions, function: &Function) -> darling::Result<()> {
     let mut errors = Error::accumulator();
@@ -17,6 +19,77 @@ pub fn task(options: &TaskOptions, function: &Function) -> darling::Result<()> {
         errors.push(at_output(message, function));
     }
     errors.finish()
+}
+
+pub fn blocking(options: &BlockingOptions, function: &Function) -> darling::Result<()> {
+    let mut errors = Error::accumulator();
+    common("traced_blocking", options.common(), function, &mut errors);
+    let sig = &function.item.sig;
+    if let Some(token) = &sig.asyncness {
+        errors.push(
+            Error::custom(
+                "#[traced_blocking] is for synchronous functions: it runs the body on the blocking \
+                 pool and makes the function async; for an `async fn` use #[traced_task]",
+            )
+            .with_span(token),
+        );
+    }
+    for arg in &sig.inputs {
+        match arg {
+            FnArg::Receiver(receiver) => {
+                if let ReceiverKind::Reference(..) = receiver.kind {
+                    errors.push(
+                        Error::custom(
+                            "#[traced_blocking] runs the body on another thread, so it cannot \
+                             borrow `self`; take `self` by value (in an `Arc`, say)",
+                        )
+                        .with_span(receiver),
+                    );
+                }
+            }
+            FnArg::Typed(typed) => {
+                if let Some(borrow) = first_borrow(&typed.ty) {
+                    let name = match &*typed.pat {
+                        Pat::Ident(pat) => pat.ident.to_string(),
+                        _ => "this argument".to_owned(),
+                    };
+                    errors.push(
+                        Error::custom(format!(
+                            "`{name}` borrows: #[traced_blocking] runs the body on another \
+                             thread, so every argument must be owned and `'static` (String, \
+                             Vec<u8>, Arc<…>)"
+                        ))
+                        .with_span(&borrow),
+                    );
+                }
+            }
+        }
+    }
+    errors.finish()
+}
+
+/// The first reference or non-`'static` lifetime in `ty`, if any.
+fn first_borrow(ty: &Type) -> Option<proc_macro2::TokenStream> {
+    use quote::ToTokens;
+    use syn::visit::Visit;
+    struct Finder(Option<proc_macro2::TokenStream>);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_type_reference(&mut self, node: &'ast syn::TypeReference) {
+            let is_static = node.lifetime.as_ref().is_some_and(|l| l.ident == "static");
+            if self.0.is_none() && !is_static {
+                self.0 = Some(node.to_token_stream());
+            }
+            syn::visit::visit_type_reference(self, node);
+        }
+        fn visit_lifetime(&mut self, node: &'ast syn::Lifetime) {
+            if self.0.is_none() && node.ident != "static" {
+                self.0 = Some(node.to_token_stream());
+            }
+        }
+    }
+    let mut finder = Finder(None);
+    finder.visit_type(ty);
+    finder.0
 }
 
 pub fn consumer(options: &ConsumerOptions, function: &Function) -> darling::Result<()> {

@@ -63,6 +63,8 @@
 //! Spans go to the global tracer provider ([`opentelemetry::global`]); the instrumentation
 //! scope is the name and version of the crate that uses the attribute.
 //!
+//! `#[traced_blocking]` hands a synchronous function to the blocking pool with its context.
+//!
 //! The runtime API carries context where no attribute fits: [`attach`] and [`ContextToken`],
 //! [`with_context`], [`Snapshot`], [`bind`], [`carry`], and the spawn functions [`spawn`],
 //! [`spawn_blocking`], [`spawn_local`] and [`thread::spawn`].
@@ -159,3 +161,32 @@ pub use tracebound_macros::traced_consumer;
 /// }
 /// ```
 pub use tracebound_macros::traced_producer;
+
+/// Makes a synchronous function async by running its body on tokio's blocking pool, inside a
+/// child span of the context current **when the function is called**.
+///
+/// The context is attached on the pool thread for exactly the body's duration (a pool thread
+/// is reused, so nothing is left behind), and the returned future yields the body's value. A
+/// panic in the body marks the span ERROR and resumes on the task awaiting the future. The body
+/// starts when the future is first polled; a future dropped before that ends its span with a
+/// `cancelled` event.
+///
+/// Arguments must be owned and `'static` (they move to the pool thread), and so must `self`;
+/// a borrowed argument is a compile error saying so. `executor = thread` runs the body on a
+/// new `std::thread` instead, and needs no tokio runtime. Other options as [`traced_task`]:
+/// `name`, `kind`, `fields`, `skip`, `skip_all`, `err = false`, `crate`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use tracebound::traced_blocking;
+///
+/// #[traced_blocking(fields(bytes = data.len()))]
+/// fn checksum(data: Vec<u8>) -> u32 {
+///     data.iter().map(|&b| u32::from(b)).sum()
+/// }
+///
+/// assert_eq!(checksum(vec![1, 2, 3]).await, 6);
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+pub use tracebound_macros::traced_blocking;

@@ -1,7 +1,7 @@
 //! `#[traced_consumer]` and `#[traced_producer]`: spans named and attributed by the messaging
 //! semantic conventions, whose context is read from or written to a carrier at call time.
 
-use super::{Plan, attributes, collect_idents, idents_in_fields, run, scope, span_name};
+use super::{Plan, attributes, collect_idents, generate, idents_in_fields, run, scope, span_name};
 use crate::ast::Function;
 use crate::options::{ConsumerOptions, Kind, Messaging, Options, ProducerOptions, Relation};
 use crate::valid;
@@ -58,8 +58,8 @@ pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
             let common = options.common();
             let krate = common.krate();
             let scope = scope(&krate);
-            let (default_name, fixed) = conventions(&options.messaging, "process", function);
-            let name = span_name(common, default_name, function);
+            let (default_name, fixed) = conventions(&options.messaging, "process", &function);
+            let name = span_name(common, default_name, &function);
             let kind = common.kind.unwrap_or(Kind::Consumer).variant();
             let attributes = attributes(common, &borrowed(&fixed));
             let mut used_params = idents_in_fields(common);
@@ -94,13 +94,14 @@ pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
                     }
                 }
             };
-            Plan {
+            let plan = Plan {
                 start,
                 after_start: quote!(),
                 record_errors: common.records_errors(),
                 used_params,
                 krate,
-            }
+            };
+            generate(function, plan)
         },
     )
 }
@@ -115,14 +116,14 @@ pub fn traced_producer(args: TokenStream, item: TokenStream) -> TokenStream {
             let common = options.common();
             let krate = common.krate();
             let scope = scope(&krate);
-            let (default_name, fixed) = conventions(&options.messaging, "send", function);
-            let name = span_name(common, default_name, function);
+            let (default_name, fixed) = conventions(&options.messaging, "send", &function);
+            let name = span_name(common, default_name, &function);
             let kind = common.kind.unwrap_or(Kind::Producer).variant();
             let attributes = attributes(common, &borrowed(&fixed));
             let carrier = options.carrier.as_ref().map(|c| &c.0);
             let mut used_params = idents_in_fields(common);
             collect_idents(quote!(#carrier), &mut used_params);
-            Plan {
+            let plan = Plan {
                 start: quote! {
                     #krate::__private::start(
                         #scope, #name, #krate::__private::SpanKind::#kind, false, #attributes,
@@ -132,7 +133,8 @@ pub fn traced_producer(args: TokenStream, item: TokenStream) -> TokenStream {
                 record_errors: common.records_errors(),
                 used_params,
                 krate,
-            }
+            };
+            generate(function, plan)
         },
     )
 }

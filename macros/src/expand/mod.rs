@@ -6,9 +6,11 @@
 //! [`generate`] rewrites the function so that the start runs **at call time** and the body runs
 //! inside the span, whatever the function's shape.
 
+mod blocking;
 mod messaging;
 mod task;
 
+pub use blocking::traced_blocking;
 pub use messaging::{traced_consumer, traced_producer};
 pub use task::traced_task;
 
@@ -33,13 +35,13 @@ pub struct Plan {
     pub used_params: Vec<String>,
 }
 
-/// Parses `args` and `item`, validates them with `validate` and generates with `plan`.
+/// Parses `args` and `item`, validates them with `validate` and generates with `expand`.
 pub fn run<O: Options>(
     attr: &str,
     args: TokenStream,
     item: TokenStream,
     validate: impl FnOnce(&O, &Function) -> darling::Result<()>,
-    plan: impl FnOnce(&O, &Function) -> Plan,
+    expand: impl FnOnce(&O, Function) -> TokenStream,
 ) -> TokenStream {
     let function = match Function::parse(item.clone(), attr) {
         Ok(function) => function,
@@ -51,8 +53,7 @@ pub fn run<O: Options>(
         Ok(options) => options,
         Err(error) => return fallback::emit(item, error.write_errors()),
     };
-    let plan = plan(&options, &function);
-    generate(function, plan)
+    expand(&options, function)
 }
 
 /// The `static` scope of a generated function: the user's crate name and version.
@@ -118,8 +119,12 @@ fn collect_idents(tokens: TokenStream, out: &mut Vec<String>) {
 
 /// The closure that records the body's output on the span before it ends.
 fn record(plan: &Plan) -> TokenStream {
-    let krate = &plan.krate;
-    if !plan.record_errors {
+    recorder(&plan.krate, plan.record_errors)
+}
+
+/// The recorder closure for `krate`, or the no-op one when errors are not recorded.
+pub fn recorder(krate: &TokenStream, record_errors: bool) -> TokenStream {
+    if !record_errors {
         return quote!(#krate::__private::no_record);
     }
     quote! {
@@ -290,7 +295,7 @@ fn fake_return(output: &ReturnType) -> TokenStream {
     }
 }
 
-fn contains_impl_trait(ty: &Type) -> bool {
+pub fn contains_impl_trait(ty: &Type) -> bool {
     struct Finder(bool);
     impl Visit<'_> for Finder {
         fn visit_type_impl_trait(&mut self, _: &syn::TypeImplTrait) {

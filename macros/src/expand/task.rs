@@ -1,7 +1,8 @@
 //! `#[traced_task]`: a span started as a child of the current context (or as a new root).
 
-use super::{Plan, attributes, idents_in_fields, run, scope, span_name};
-use crate::options::{Kind, Options, TaskOptions};
+use super::{Plan, attributes, generate, idents_in_fields, run, scope, span_name};
+use crate::ast::Function;
+use crate::options::{Common, Kind, Options, TaskOptions};
 use crate::valid;
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -14,23 +15,29 @@ pub fn traced_task(args: TokenStream, item: TokenStream) -> TokenStream {
         valid::task,
         |options, function| {
             let common = options.common();
-            let krate = common.krate();
-            let scope = scope(&krate);
-            let name = span_name(common, function.name().to_string(), function);
-            let kind = common.kind.unwrap_or(Kind::Internal).variant();
-            let root = options.root.is_present();
-            let attributes = attributes(common, &[]);
-            Plan {
-                start: quote! {
-                    #krate::__private::start(
-                        #scope, #name, #krate::__private::SpanKind::#kind, #root, #attributes,
-                    )
-                },
+            let plan = Plan {
+                start: start(common, &function, options.root.is_present()),
                 after_start: quote!(),
                 record_errors: common.records_errors(),
                 used_params: idents_in_fields(common),
-                krate,
-            }
+                krate: common.krate(),
+            };
+            generate(function, plan)
         },
     )
+}
+
+/// Starts a span named after the function (or `name`), of kind `kind` (default internal), as
+/// a child of the current context or, with `root`, as a new trace.
+pub fn start(common: &Common, function: &Function, root: bool) -> TokenStream {
+    let krate = common.krate();
+    let scope = scope(&krate);
+    let name = span_name(common, function.name().to_string(), function);
+    let kind = common.kind.unwrap_or(Kind::Internal).variant();
+    let attributes = attributes(common, &[]);
+    quote! {
+        #krate::__private::start(
+            #scope, #name, #krate::__private::SpanKind::#kind, #root, #attributes,
+        )
+    }
 }

@@ -33,12 +33,6 @@ fn build(
     scope.with_tracer(|tracer| tracer.build_with_context(builder, parent))
 }
 
-/// A consumer's carrier, type-erased so that `start_consumer` is compiled once for all carriers.
-#[inline]
-pub fn carrier<C: Extract>(carrier: &C) -> &dyn Extract {
-    carrier
-}
-
 /// Extracts the context in `carrier` and starts the consumer's span: a child of the remote span
 /// (`Relation::Parent`), or a new trace linked to it (`Relation::Link`); a new trace when the
 /// carrier holds no valid context. The returned context also holds the carrier's baggage.

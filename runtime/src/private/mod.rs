@@ -1,13 +1,17 @@
 //! What the macros' generated code calls. Not a public API: names and signatures here change
 //! whenever the macros change.
 
+#[cfg(feature = "tokio")]
+mod blocking;
 mod messaging;
 mod outcome;
 mod scope;
 mod sync;
 mod traced;
 
-pub use messaging::{Relation, carrier, inject, start_batch, start_consumer};
+#[cfg(feature = "tokio")]
+pub use blocking::{Blocking, Executor, blocking};
+pub use messaging::{Relation, inject, start_batch, start_consumer};
 pub use opentelemetry::trace::SpanKind;
 pub use opentelemetry::{Context, KeyValue};
 pub use outcome::{Outcome, RecordAnyErr, RecordDisplayErr, RecordNothing, no_record};
