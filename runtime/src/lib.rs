@@ -69,7 +69,8 @@
 //! [`with_context`], [`Snapshot`], [`bind`], [`carry`], and the spawn functions [`spawn`],
 //! [`spawn_blocking`], [`spawn_local`] and [`thread::spawn`].
 //!
-//! Carriers implement [`Extract`] and [`Inject`]; [`propagation`] reads and writes them.
+//! Carriers implement [`Extract`] and [`Inject`]; [`propagation`] reads and writes them, and
+//! [`env`](mod@env) carries context into child processes.
 //!
 //! # Features
 //! - `tokio` (default): [`spawn`], [`spawn_blocking`], [`spawn_local`].
@@ -78,6 +79,7 @@
 
 mod bind;
 mod carrier;
+pub mod env;
 mod field;
 pub mod propagation;
 #[cfg(feature = "tokio")]

@@ -1,7 +1,11 @@
-use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
+use opentelemetry::trace::{
+    SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+};
 use opentelemetry_sdk::trace::SpanData;
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Finished spans, viewed as the trees their parent ids make.
 ///
@@ -142,6 +146,39 @@ impl TraceTree {
         self.spans.iter().map(|s| s.name.as_ref()).collect()
     }
 
+    /// The spans as lines of text, to hand them across a process boundary (a child process
+    /// prints them, the parent reads them back with [`from_lines`](TraceTree::from_lines)).
+    /// Keeps ids, parent, kind, times, status and name; not attributes, events or links.
+    pub fn to_lines(&self) -> String {
+        let mut out = String::new();
+        for span in &self.spans {
+            let nanos = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+            let status = match &span.status {
+                Status::Error { description } => format!("error:{description}"),
+                Status::Ok => "ok".to_owned(),
+                Status::Unset => "unset".to_owned(),
+            };
+            let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
+            out.push_str(&format!(
+                "span\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                span.span_context.trace_id(),
+                span.span_context.span_id(),
+                span.parent_span_id,
+                kind(&span.span_kind),
+                nanos(span.start_time),
+                nanos(span.end_time),
+                clean(&status),
+                clean(&span.name),
+            ));
+        }
+        out
+    }
+
+    /// Spans written by [`to_lines`](TraceTree::to_lines); other lines are ignored.
+    pub fn from_lines(text: &str) -> Vec<SpanData> {
+        text.lines().filter_map(parse_line).collect()
+    }
+
     /// A text waterfall: one line per span, indented under its parent, with its kind, a bar
     /// on the trace's time axis, its duration and an error status if any.
     ///
@@ -246,6 +283,56 @@ impl fmt::Display for TraceTree {
         }
         Ok(())
     }
+}
+
+fn parse_line(line: &str) -> Option<SpanData> {
+    let mut parts = line.splitn(9, '\t');
+    if parts.next()? != "span" {
+        return None;
+    }
+    let trace_id = TraceId::from_hex(parts.next()?).ok()?;
+    let span_id = SpanId::from_hex(parts.next()?).ok()?;
+    let parent_span_id = SpanId::from_hex(parts.next()?).ok()?;
+    let span_kind = match parts.next()? {
+        "client" => SpanKind::Client,
+        "server" => SpanKind::Server,
+        "producer" => SpanKind::Producer,
+        "consumer" => SpanKind::Consumer,
+        _ => SpanKind::Internal,
+    };
+    let time = |nanos: &str| -> Option<SystemTime> {
+        let nanos: u64 = nanos.parse().ok()?;
+        Some(UNIX_EPOCH + Duration::from_nanos(nanos))
+    };
+    let start_time = time(parts.next()?)?;
+    let end_time = time(parts.next()?)?;
+    let status = match parts.next()? {
+        "ok" => Status::Ok,
+        "unset" => Status::Unset,
+        other => Status::error(other.strip_prefix("error:").unwrap_or(other).to_owned()),
+    };
+    let name = parts.next()?.to_owned();
+    Some(SpanData {
+        span_context: SpanContext::new(
+            trace_id,
+            span_id,
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::NONE,
+        ),
+        parent_span_id,
+        parent_span_is_remote: false,
+        span_kind,
+        name: Cow::Owned(name),
+        start_time,
+        end_time,
+        attributes: Vec::new(),
+        dropped_attributes_count: 0,
+        events: Default::default(),
+        links: Default::default(),
+        status,
+        instrumentation_scope: Default::default(),
+    })
 }
 
 fn kind(kind: &SpanKind) -> &'static str {
