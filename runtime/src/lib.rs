@@ -75,10 +75,14 @@
 //! # Features
 //! - `tokio` (default): [`spawn`], [`spawn_blocking`], [`spawn_local`].
 //! - `testing`: [`testing::install`], an in-memory exporter, and [`testing::TraceTree`].
+//! - `setup`: [`init`] and [`setup::Setup`], a provider and propagator from `OTEL_*` variables.
+//! - `otlp`: the OTLP exporter for `setup`.
 //! - `http`, `lapin`, `nats`, `kafka`: the header types of those crates as carriers.
 
 mod bind;
 mod carrier;
+pub mod debug;
+mod diagnostics;
 pub mod env;
 mod field;
 pub mod propagation;
@@ -87,8 +91,13 @@ mod spawn;
 pub mod thread;
 mod token;
 
+#[cfg(feature = "setup")]
+pub mod setup;
 #[cfg(feature = "testing")]
 pub mod testing;
+
+#[cfg(feature = "setup")]
+pub use setup::init;
 
 #[doc(hidden)]
 #[path = "private/mod.rs"]

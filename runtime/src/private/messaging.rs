@@ -57,7 +57,12 @@ pub fn start_consumer(
             attributes,
             vec![Link::with_context(remote_span)],
         ),
-        (_, false) => build(scope, name, kind, &Context::new(), attributes, Vec::new()),
+        (_, false) => {
+            let fields =
+                propagation::with_propagator(|p| p.fields().map(str::to_owned).collect::<Vec<_>>());
+            crate::diagnostics::no_remote_context(carrier, &fields);
+            build(scope, name, kind, &Context::new(), attributes, Vec::new())
+        }
     };
     remote.with_span(span)
 }

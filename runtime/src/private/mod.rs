@@ -43,6 +43,10 @@ pub fn start(
             tracer.build_with_context(builder, &parent)
         }
     });
+    // Only the no-op tracer of "no provider installed" returns an invalid span context.
+    if !opentelemetry::trace::Span::span_context(&span).is_valid() {
+        crate::diagnostics::no_provider();
+    }
     parent.with_span(span)
 }
 

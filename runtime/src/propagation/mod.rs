@@ -5,10 +5,14 @@
 //! is a no-op that silently breaks every trace; tracebound then uses W3C Trace Context and
 //! Baggage instead, the default of `OTEL_PROPAGATORS`.
 
+mod b3;
 mod baggage;
+mod jaeger;
 mod trace_context;
 
+pub use b3::B3Propagator;
 pub use baggage::BaggagePropagator;
+pub use jaeger::JaegerPropagator;
 pub use trace_context::TraceContextPropagator;
 
 use crate::carrier::{AsExtractor, AsInjector, Extract, Inject};
@@ -16,6 +20,11 @@ use opentelemetry::Context;
 use opentelemetry::global;
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once a propagator was installed by tracebound's setup: from then on the global one is
+/// used even when it propagates nothing (`OTEL_PROPAGATORS=none`).
+static CONFIGURED: AtomicBool = AtomicBool::new(false);
 
 static DEFAULT: LazyLock<TextMapCompositePropagator> = LazyLock::new(|| {
     TextMapCompositePropagator::new(vec![
@@ -30,12 +39,20 @@ pub fn default_propagator() -> &'static TextMapCompositePropagator {
     &DEFAULT
 }
 
+/// Installs `propagator` as the global propagator, to be used even if it names no field.
+#[cfg(feature = "setup")]
+pub(crate) fn set_configured<P: TextMapPropagator + Send + Sync + 'static>(propagator: P) {
+    global::set_text_map_propagator(propagator);
+    CONFIGURED.store(true, Ordering::Release);
+}
+
 /// Runs `f` with the global propagator, or with [`default_propagator`] if none was set.
 pub fn with_propagator<T>(f: impl FnOnce(&dyn TextMapPropagator) -> T) -> T {
     let mut f = Some(f);
+    let configured = CONFIGURED.load(Ordering::Acquire);
     let from_global = global::get_text_map_propagator(|propagator| {
         // Every real propagator names the fields it uses; the no-op names none.
-        if propagator.fields().next().is_some() {
+        if configured || propagator.fields().next().is_some() {
             f.take().map(|f| f(propagator))
         } else {
             None

@@ -1,0 +1,67 @@
+//! Warnings about broken propagation, each logged once per process through `tracing` (the
+//! facade OpenTelemetry's own diagnostics use), under the target `tracebound`.
+
+use crate::carrier::Extract;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Header names of the formats tracebound knows, with the `OTEL_PROPAGATORS` value that reads
+/// each.
+const KNOWN: [(&str, &str); 5] = [
+    ("traceparent", "tracecontext"),
+    ("b3", "b3"),
+    ("x-b3-traceid", "b3multi"),
+    ("uber-trace-id", "jaeger"),
+    ("baggage", "baggage"),
+];
+
+static UNREADABLE: [AtomicBool; 5] = [const { AtomicBool::new(false) }; 5];
+static MALFORMED: AtomicBool = AtomicBool::new(false);
+static NO_PROVIDER: AtomicBool = AtomicBool::new(false);
+
+fn first(flag: &AtomicBool) -> bool {
+    !flag.load(Ordering::Relaxed) && !flag.swap(true, Ordering::Relaxed)
+}
+
+/// A consumer found no valid context in `carrier`: say why, if the carrier shows it.
+pub(crate) fn no_remote_context(carrier: &dyn Extract, fields: &[String]) {
+    let keys = carrier.keys();
+    for (i, (header, propagator)) in KNOWN.iter().enumerate() {
+        let present = keys.iter().any(|k| k.eq_ignore_ascii_case(header));
+        if !present {
+            continue;
+        }
+        if !fields.iter().any(|f| f.eq_ignore_ascii_case(header)) {
+            if first(&UNREADABLE[i]) {
+                tracing::warn!(
+                    target: "tracebound",
+                    "a carrier holds a `{header}` header, but the configured propagator reads only \
+                     [{}]; add `{propagator}` to OTEL_PROPAGATORS to continue these traces",
+                    fields.join(", ")
+                );
+            }
+        } else if *header == "traceparent" && first(&MALFORMED) {
+            let value: String = carrier
+                .get(header)
+                .unwrap_or("(unreadable)")
+                .chars()
+                .take(80)
+                .collect();
+            tracing::warn!(
+                target: "tracebound",
+                "a malformed `traceparent` was dropped and the consumer started a new trace: {value:?}"
+            );
+        }
+    }
+}
+
+/// A span was started while no tracer provider was installed.
+pub(crate) fn no_provider() {
+    if first(&NO_PROVIDER) {
+        tracing::warn!(
+            target: "tracebound",
+            "spans are being started before any tracer provider is installed: they are not \
+             recorded; install one (tracebound::init, or opentelemetry::global::set_tracer_provider) \
+             before the first traced call"
+        );
+    }
+}
