@@ -1,12 +1,11 @@
 //! Span starts for the messaging macros: extract then start (consumers), start then inject
 //! (producers), one span linking many messages (batches).
 
-use super::Scope;
+use super::{Scope, build};
 use crate::carrier::{Extract, Inject};
 use crate::propagation;
-use opentelemetry::trace::{Link, SpanBuilder, SpanKind, TraceContextExt, Tracer};
+use opentelemetry::trace::{Link, SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
-use std::borrow::Cow;
 
 /// How a consumer's span relates to the context found in its carrier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,22 +14,6 @@ pub enum Relation {
     Parent,
     /// A new trace, linked to the remote span.
     Link,
-}
-
-fn build(
-    scope: &'static Scope,
-    name: &'static str,
-    kind: SpanKind,
-    parent: &Context,
-    attributes: Option<Vec<KeyValue>>,
-    links: Vec<Link>,
-) -> opentelemetry::global::BoxedSpan {
-    let mut builder = SpanBuilder::from_name(Cow::Borrowed(name)).with_kind(kind);
-    builder.attributes = attributes;
-    if !links.is_empty() {
-        builder.links = Some(links);
-    }
-    scope.with_tracer(|tracer| tracer.build_with_context(builder, parent))
 }
 
 /// Extracts the context in `carrier` and starts the consumer's span: a child of the remote span

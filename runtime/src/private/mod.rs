@@ -20,7 +20,8 @@ pub use sync::{SyncScope, enter_sync};
 pub use traced::{Traced, instrument};
 
 use crate::FieldValue;
-use opentelemetry::trace::{SpanBuilder, TraceContextExt, Tracer};
+use opentelemetry::global::BoxedSpan;
+use opentelemetry::trace::{Link, Span as _, SpanBuilder, TraceContextExt, Tracer};
 use std::borrow::Cow;
 
 /// Starts a span as a child of the current context (or as a new root) and returns the context
@@ -34,20 +35,35 @@ pub fn start(
     attributes: Option<Vec<KeyValue>>,
 ) -> Context {
     let parent = Context::current();
+    let span = if root {
+        build(scope, name, kind, &Context::new(), attributes, Vec::new())
+    } else {
+        build(scope, name, kind, &parent, attributes, Vec::new())
+    };
+    parent.with_span(span)
+}
+
+/// Builds every span the macros start.
+#[inline]
+fn build(
+    scope: &'static Scope,
+    name: &'static str,
+    kind: SpanKind,
+    parent: &Context,
+    attributes: Option<Vec<KeyValue>>,
+    links: Vec<Link>,
+) -> BoxedSpan {
     let mut builder = SpanBuilder::from_name(Cow::Borrowed(name)).with_kind(kind);
     builder.attributes = attributes;
-    let span = scope.with_tracer(|tracer| {
-        if root {
-            tracer.build_with_context(builder, &Context::new())
-        } else {
-            tracer.build_with_context(builder, &parent)
-        }
-    });
+    if !links.is_empty() {
+        builder.links = Some(links);
+    }
+    let span = scope.with_tracer(|tracer| tracer.build_with_context(builder, parent));
     // Only the no-op tracer of "no provider installed" returns an invalid span context.
-    if !opentelemetry::trace::Span::span_context(&span).is_valid() {
+    if !span.span_context().is_valid() {
         crate::diagnostics::no_provider();
     }
-    parent.with_span(span)
+    span
 }
 
 /// One `fields(key = value)` entry; `None` when the value records nothing.

@@ -206,3 +206,148 @@ mod tests {
         assert_eq!(cx.span().span_context().trace_state().header(), "");
     }
 }
+
+/// W3C Trace Context Level 2, section by section, as a receiving and forwarding service.
+#[cfg(test)]
+mod conformance {
+    use super::*;
+
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const PARENT: &str = "00f067aa0ba902b7";
+
+    /// Headers as a repeating carrier would hold them (HTTP may repeat `tracestate`).
+    struct Headers(Vec<(&'static str, String)>);
+
+    impl Extractor for Headers {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.as_str())
+        }
+        fn keys(&self) -> Vec<&str> {
+            self.0.iter().map(|(k, _)| *k).collect()
+        }
+        fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+            let all: Vec<&str> = self
+                .0
+                .iter()
+                .filter(|(k, _)| *k == key)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            (!all.is_empty()).then_some(all)
+        }
+    }
+
+    fn extract(headers: &[(&'static str, &str)]) -> SpanContext {
+        let carrier = Headers(headers.iter().map(|(k, v)| (*k, v.to_string())).collect());
+        let cx = TraceContextPropagator::new().extract(&carrier);
+        cx.span().span_context().clone()
+    }
+
+    fn forwarded(headers: &[(&'static str, &str)]) -> HashMap<String, String> {
+        let carrier = Headers(headers.iter().map(|(k, v)| (*k, v.to_string())).collect());
+        let cx = TraceContextPropagator::new().extract(&carrier);
+        let mut out = HashMap::new();
+        TraceContextPropagator::new().inject_context(&cx, &mut out);
+        out
+    }
+
+    use std::collections::HashMap;
+
+    fn tp(version: &str, trace: &str, parent: &str, flags: &str) -> String {
+        format!("{version}-{trace}-{parent}-{flags}")
+    }
+
+    #[test]
+    fn version_00_is_exactly_55_characters_and_ff_is_invalid() {
+        assert!(extract(&[("traceparent", &tp("00", TRACE, PARENT, "01"))]).is_valid());
+        assert!(!extract(&[("traceparent", &(tp("00", TRACE, PARENT, "01") + "-00"))]).is_valid());
+        assert!(!extract(&[("traceparent", &tp("ff", TRACE, PARENT, "01"))]).is_valid());
+    }
+
+    #[test]
+    fn a_higher_version_is_parsed_by_the_version_00_fields() {
+        // §3.2.4: "If a higher version is detected, the implementation SHOULD try to parse it
+        // by trying the following: the first 55 characters as version 00, then `-` or end".
+        assert!(extract(&[("traceparent", &tp("cc", TRACE, PARENT, "01"))]).is_valid());
+        assert!(
+            extract(&[(
+                "traceparent",
+                &(tp("cc", TRACE, PARENT, "01") + "-what-the-future")
+            )])
+            .is_valid()
+        );
+        assert!(!extract(&[("traceparent", &(tp("cc", TRACE, PARENT, "01") + "what"))]).is_valid());
+    }
+
+    #[test]
+    fn ids_must_be_lowercase_hex_of_the_right_length_and_not_all_zero() {
+        let upper = TRACE.to_uppercase();
+        for (trace, parent) in [
+            (upper.as_str(), PARENT),
+            (TRACE, "00F067AA0BA902B7"),
+            ("00000000000000000000000000000000", PARENT),
+            (TRACE, "0000000000000000"),
+            (&TRACE[1..], PARENT),
+            (TRACE, &PARENT[1..]),
+        ] {
+            assert!(
+                !extract(&[("traceparent", &tp("00", trace, parent, "01"))]).is_valid(),
+                "{trace} {parent}"
+            );
+        }
+        assert!(!extract(&[("traceparent", &tp("00", TRACE, PARENT, "0g"))]).is_valid());
+    }
+
+    #[test]
+    fn sampled_and_random_flags_are_kept_others_dropped() {
+        assert!(extract(&[("traceparent", &tp("00", TRACE, PARENT, "01"))]).is_sampled());
+        assert!(!extract(&[("traceparent", &tp("00", TRACE, PARENT, "00"))]).is_sampled());
+        let out = forwarded(&[("traceparent", &tp("00", TRACE, PARENT, "03"))]);
+        assert_eq!(
+            out["traceparent"],
+            tp("00", TRACE, PARENT, "03"),
+            "the random flag (0x02) is propagated"
+        );
+        let out = forwarded(&[("traceparent", &tp("00", TRACE, PARENT, "ff"))]);
+        assert_eq!(out["traceparent"], tp("00", TRACE, PARENT, "03"));
+    }
+
+    #[test]
+    fn a_repeated_traceparent_is_accepted_only_if_identical() {
+        let one = tp("00", TRACE, PARENT, "01");
+        let other = tp("00", TRACE, "b7ad6b7169203331", "01");
+        assert!(extract(&[("traceparent", &one), ("traceparent", &one)]).is_valid());
+        assert!(!extract(&[("traceparent", &one), ("traceparent", &other)]).is_valid());
+    }
+
+    #[test]
+    fn repeated_tracestate_headers_are_combined_in_order() {
+        let out = forwarded(&[
+            ("traceparent", &tp("00", TRACE, PARENT, "01")),
+            ("tracestate", "rojo=00f067aa0ba902b7"),
+            ("tracestate", "congo=t61rcWkgMzE"),
+        ]);
+        assert_eq!(out["tracestate"], "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+    }
+
+    #[test]
+    fn tracestate_grammar_and_limits() {
+        let parent = tp("00", TRACE, PARENT, "01");
+        // Multi-tenant keys and empty list members are valid; OWS around members is trimmed.
+        let out = forwarded(&[
+            ("traceparent", &parent),
+            ("tracestate", "fw529a3039@dt=ok ,, t61rcwkgmze@congo=1"),
+        ]);
+        assert_eq!(out["tracestate"], "fw529a3039@dt=ok,t61rcwkgmze@congo=1");
+        // An invalid key drops the whole tracestate, never the traceparent.
+        let out = forwarded(&[("traceparent", &parent), ("tracestate", "UPPER=1,ok=2")]);
+        assert!(!out.contains_key("tracestate"));
+        assert_eq!(out["traceparent"], parent);
+        // At most 32 members are kept.
+        let many: Vec<String> = (0..40).map(|i| format!("k{i}=v")).collect();
+        let out = forwarded(&[("traceparent", &parent), ("tracestate", &many.join(","))]);
+        assert_eq!(out["tracestate"].split(',').count(), 32);
+    }
+}
