@@ -7,8 +7,12 @@
 //! cargo run --example order_service                          # an in-process queue, no setup
 //! cargo run --example order_service -- --amqp amqp://guest:guest@127.0.0.1:5672/%2f
 //! cargo run --example order_service -- --nats nats://127.0.0.1:4222
-//! OTEL_TRACES_EXPORTER=console cargo run --example order_service   # also list the spans
+//! OTEL_TRACES_EXPORTER=console cargo run --example order_service   # also export them
 //! ```
+//!
+//! With any `OTEL_TRACES_EXPORTER` set, the example installs its provider and propagator with
+//! `tracebound::setup` from the `OTEL_*` variables (so `OTEL_PROPAGATORS=b3` runs the story over
+//! B3 headers), and also records the spans in memory to draw the waterfall.
 //!
 //! The traced functions are generic over the queue, so the same code runs on each transport,
 //! each with its native header type as the carrier.
@@ -111,7 +115,7 @@ async fn client_posts_order<Q: Queue>(queue: &Q, order_id: u64) -> Result<u64, I
 }
 
 async fn run<Q: Queue>(mut queue: Q) -> TraceTree {
-    let recorder = tracebound::testing::install();
+    let recorder = tracebound::testing::recorder();
     let order_id = 42;
     client_posts_order(&queue, order_id)
         .await
@@ -258,30 +262,23 @@ impl Queue for Nats {
     }
 }
 
-// --- Output --------------------------------------------------------------------------------
-
-fn print_exported(trace: &TraceTree) {
-    println!("exported spans (OTEL_TRACES_EXPORTER=console):");
-    for span in trace.spans() {
-        let parent = span.parent_span_id;
-        println!(
-            "  {:<28} trace={} span={} parent={} kind={:?} status={:?}",
-            span.name,
-            span.span_context.trace_id(),
-            span.span_context.span_id(),
-            if parent == opentelemetry::trace::SpanId::INVALID {
-                "-".to_owned()
-            } else {
-                parent.to_string()
-            },
-            span.span_kind,
-            span.status,
-        );
-    }
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    // The exporter's guard flushes at the end of main, after the waterfall is printed.
+    let _telemetry = match std::env::var_os("OTEL_TRACES_EXPORTER") {
+        Some(_) => {
+            let recorder = tracebound::testing::recorder();
+            Some(
+                tracebound::setup::Setup::new()
+                    .span_processor(recorder.processor())
+                    .install()?,
+            )
+        }
+        None => {
+            tracebound::testing::install();
+            None
+        }
+    };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (transport, trace) = match args
         .iter()
@@ -309,9 +306,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         trace.trace_ids().len()
     );
     print!("{trace}");
-    if std::env::var("OTEL_TRACES_EXPORTER").is_ok_and(|v| v == "console") {
-        println!();
-        print_exported(&trace);
+    if _telemetry.is_some() {
+        println!("\nexported by OTEL_TRACES_EXPORTER:");
     }
     trace.assert_single_trace();
     trace.assert_parent("process orders", "send orders");

@@ -264,6 +264,14 @@ async fn a_carrier_can_be_a_method_call_and_kind_can_be_server() {
     child_of(&trace, "GET /orders", "send orders");
     let handler = trace.span("GET /orders");
     assert_eq!(handler.span_kind, SpanKind::Server);
+    assert!(
+        handler
+            .attributes
+            .iter()
+            .all(|kv| !kv.key.as_str().starts_with("messaging.")),
+        "no messaging conventions without a messaging option: {:?}",
+        handler.attributes
+    );
     assert!(matches!(handler.status, Status::Error { .. }));
     assert!(attribute(handler, "error.type").is_some());
 }

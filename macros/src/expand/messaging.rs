@@ -39,8 +39,12 @@ fn conventions(
     if let Some(destination) = &messaging.destination {
         fixed.push(("messaging.destination.name", destination.clone()));
     }
-    fixed.push(("messaging.operation.name", name));
-    fixed.push(("messaging.operation.type", kind));
+    // An HTTP handler is a consumer of headers too, but not of messages: the operation
+    // attributes belong to spans that name a messaging system, destination or operation.
+    if !fixed.is_empty() || messaging.operation.is_some() {
+        fixed.push(("messaging.operation.name", name));
+        fixed.push(("messaging.operation.type", kind));
+    }
     (span_name, fixed)
 }
 

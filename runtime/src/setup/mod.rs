@@ -36,7 +36,7 @@ use opentelemetry::KeyValue;
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SpanProcessor,
 };
 use std::collections::HashMap;
 use std::fmt;
@@ -132,6 +132,7 @@ pub struct Setup {
     propagators: Option<Vec<Propagator>>,
     sampler: Option<SamplerChoice>,
     console: Option<Arc<Mutex<dyn Write + Send>>>,
+    processors: Vec<Box<dyn SpanProcessor>>,
 }
 
 impl Default for Setup {
@@ -164,6 +165,7 @@ impl Setup {
             propagators: None,
             sampler: None,
             console: None,
+            processors: Vec::new(),
         }
     }
 
@@ -197,6 +199,13 @@ impl Setup {
         self
     }
 
+    /// Adds a span processor next to the exporter's, such as
+    /// [`testing::Recorder::processor`](crate::testing::Recorder::processor) to also record spans.
+    pub fn span_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
+        self.processors.push(Box::new(processor));
+        self
+    }
+
     fn var(&self, name: &str) -> Option<&str> {
         self.env
             .get(name)
@@ -217,7 +226,7 @@ impl Setup {
 
     /// Installs the global tracer provider and propagator, and returns the guard that flushes
     /// and shuts the provider down when dropped.
-    pub fn install(self) -> Result<Guard, SetupError> {
+    pub fn install(mut self) -> Result<Guard, SetupError> {
         let resolved = self.resolve()?;
         let mut builder = SdkTracerProvider::builder()
             .with_resource(resolved.resource.clone())
@@ -248,6 +257,9 @@ impl Setup {
                         .build(),
                 );
             }
+        }
+        for processor in std::mem::take(&mut self.processors) {
+            builder = builder.with_span_processor(BoxedProcessor(processor));
         }
         let provider = builder.build();
         opentelemetry::global::set_tracer_provider(provider.clone());
@@ -529,6 +541,28 @@ fn composite(propagators: &[Propagator]) -> TextMapCompositePropagator {
             })
             .collect(),
     )
+}
+
+/// A boxed processor, since the provider builder takes processors by type.
+#[derive(Debug)]
+struct BoxedProcessor(Box<dyn SpanProcessor>);
+
+impl SpanProcessor for BoxedProcessor {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.0.on_start(span, cx);
+    }
+    fn on_end(&self, span: opentelemetry_sdk::trace::SpanData) {
+        self.0.on_end(span);
+    }
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.force_flush()
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.set_resource(resource);
+    }
 }
 
 fn percent_decode(value: &str) -> Option<String> {

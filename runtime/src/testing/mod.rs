@@ -29,7 +29,9 @@ mod tree;
 
 pub use tree::TraceTree;
 
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::trace::{
+    InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor, SpanData,
+};
 use std::sync::OnceLock;
 
 /// Receives every span ended while it is installed; see [`install`].
@@ -47,15 +49,23 @@ static RECORDER: OnceLock<Recorder> = OnceLock::new();
 /// Calling it again returns the same recorder and re-installs its provider, so a test that
 /// runs after another one replaced the global provider still records.
 pub fn install() -> Recorder {
-    let recorder = RECORDER.get_or_init(|| {
-        let exporter = InMemorySpanExporter::default();
-        let provider = SdkTracerProvider::builder()
-            .with_simple_exporter(exporter.clone())
-            .build();
-        Recorder { exporter, provider }
-    });
+    let recorder = recorder();
     opentelemetry::global::set_tracer_provider(recorder.provider.clone());
-    recorder.clone()
+    recorder
+}
+
+/// The process's recorder, without installing its provider: to record spans of a provider
+/// installed otherwise, give it [`Recorder::processor`].
+pub fn recorder() -> Recorder {
+    RECORDER
+        .get_or_init(|| {
+            let exporter = InMemorySpanExporter::default();
+            let provider = SdkTracerProvider::builder()
+                .with_simple_exporter(exporter.clone())
+                .build();
+            Recorder { exporter, provider }
+        })
+        .clone()
 }
 
 impl Recorder {
@@ -77,6 +87,12 @@ impl Recorder {
         let all = self.tree();
         let trace_id = all.span(name).span_context.trace_id();
         all.trace(trace_id)
+    }
+
+    /// A span processor that records into this recorder, for a provider built elsewhere
+    /// (with `tracebound::setup::Setup::span_processor`, say).
+    pub fn processor(&self) -> SimpleSpanProcessor<InMemorySpanExporter> {
+        SimpleSpanProcessor::new(self.exporter.clone())
     }
 
     /// Forgets the spans recorded so far.
