@@ -1,19 +1,25 @@
-//! Per-call cost of tracing a trivial async fn inside a sampled parent, the same work five ways,
-//! measured in one run: no tracing, tracebound, OpenTelemetry by hand, `tracing::instrument`
-//! with tracing-opentelemetry, and fastrace. Every OpenTelemetry variant goes to the same SDK
+//! Per-call cost of tracing, the same work written several ways and measured in one run:
+//! no tracing, tracebound, OpenTelemetry by hand, `tracing::instrument` with
+//! tracing-opentelemetry, and fastrace. Every OpenTelemetry variant goes to the same SDK
 //! provider (simple processor, an exporter that discards).
 //!
-//! Each iteration creates the future and polls it once with a no-op waker; the trivial body
-//! completes in that poll, so the figure is the cost of the call, the span and the poll.
+//! Inline calls create the future and poll it once with a no-op waker (the trivial bodies
+//! complete in that poll), so a figure is the cost of the call, the span and the poll.
 //!
-//! `cargo bench -p tracebound-benches --bench task`
+//! `cargo bench -p tracebound-benches --bench task`; `scripts/bench-report` turns the results
+//! into BENCHMARKS.md's table and chart.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use opentelemetry::Context;
 use opentelemetry::global::{self, BoxedTracer};
-use opentelemetry::trace::{FutureExt, TraceContextExt, Tracer, TracerProvider as _};
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{
+    FutureExt, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState,
+    Tracer, TracerProvider as _,
+};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanData, SpanExporter};
+use std::collections::HashMap;
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
@@ -38,7 +44,9 @@ static PROVIDER: LazyLock<SdkTracerProvider> = LazyLock::new(|| {
 });
 
 /// What hand-written code typically holds: a tracer from the global provider, made once.
-static GLOBAL_TRACER: LazyLock<BoxedTracer> = LazyLock::new(|| global::tracer("bench"));
+fn global_tracer() -> BoxedTracer {
+    global::tracer("bench")
+}
 
 /// The same provider's tracer without the global indirection.
 static SDK_TRACER: LazyLock<SdkTracer> = LazyLock::new(|| PROVIDER.tracer("bench"));
@@ -91,6 +99,21 @@ impl fastrace::collector::Reporter for DiscardReporter {
     }
 }
 
+fn parent(sampled: bool) -> Context {
+    if sampled {
+        Context::current_with_span(SDK_TRACER.start("parent"))
+    } else {
+        let sc = SpanContext::new(
+            TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+            SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+            TraceFlags::default(),
+            true,
+            TraceState::NONE,
+        );
+        Context::new().with_remote_span_context(sc)
+    }
+}
+
 fn inline_sampled(c: &mut Criterion) {
     global::set_tracer_provider(PROVIDER.clone());
     let subscriber = tracing_subscriber::registry()
@@ -98,14 +121,13 @@ fn inline_sampled(c: &mut Criterion) {
     tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
     fastrace::set_reporter(DiscardReporter, fastrace::collector::Config::default());
 
-    let parent = Context::current_with_span(SDK_TRACER.start("parent"));
-    let _parent = tracebound::attach(parent);
-
+    let _parent = tracebound::attach(parent(true));
+    let tracer = global_tracer();
     let mut group = c.benchmark_group("inline_sampled");
     group.bench_function("bare", |b| b.iter(|| poll_once(bare(1))));
     group.bench_function("tracebound", |b| b.iter(|| poll_once(tracebound_task(1))));
-    group.bench_function("hand_written_global_tracer", |b| {
-        b.iter(|| poll_once(hand_written(&*GLOBAL_TRACER, 1)))
+    group.bench_function("hand_written", |b| {
+        b.iter(|| poll_once(hand_written(&tracer, 1)))
     });
     group.bench_function("hand_written_sdk_tracer", |b| {
         b.iter(|| poll_once(hand_written(&*SDK_TRACER, 1)))
@@ -123,22 +145,184 @@ fn inline_sampled(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, inline_sampled);
-criterion_main!(benches, parts);
+fn inline_unsampled(c: &mut Criterion) {
+    global::set_tracer_provider(PROVIDER.clone());
+    let _parent = tracebound::attach(parent(false));
+    let tracer = global_tracer();
+    let mut group = c.benchmark_group("inline_unsampled");
+    group.bench_function("bare", |b| b.iter(|| poll_once(bare(1))));
+    group.bench_function("tracebound", |b| b.iter(|| poll_once(tracebound_task(1))));
+    group.bench_function("hand_written", |b| {
+        b.iter(|| poll_once(hand_written(&tracer, 1)))
+    });
+    group.finish();
+}
+
+fn no_provider(c: &mut Criterion) {
+    global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
+    let tracer = global_tracer();
+    let mut group = c.benchmark_group("no_provider");
+    group.bench_function("bare", |b| b.iter(|| poll_once(bare(1))));
+    group.bench_function("tracebound", |b| b.iter(|| poll_once(tracebound_task(1))));
+    group.bench_function("hand_written", |b| {
+        b.iter(|| poll_once(hand_written(&tracer, 1)))
+    });
+    group.finish();
+    global::set_tracer_provider(PROVIDER.clone());
+}
+
+type Headers = HashMap<String, String>;
+
+#[tracebound::traced_consumer(carrier = headers, system = "rabbitmq", destination = "orders")]
+async fn tracebound_consumer(headers: &Headers, x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+fn hand_written_consumer(
+    tracer: &BoxedTracer,
+    propagator: &dyn TextMapPropagator,
+    headers: &Headers,
+    x: u64,
+) -> impl Future<Output = u64> + use<> {
+    let remote = propagator.extract(headers);
+    let span = tracer
+        .span_builder("process orders")
+        .with_kind(SpanKind::Consumer)
+        .with_attributes([
+            opentelemetry::KeyValue::new("messaging.system", "rabbitmq"),
+            opentelemetry::KeyValue::new("messaging.destination.name", "orders"),
+            opentelemetry::KeyValue::new("messaging.operation.name", "process"),
+            opentelemetry::KeyValue::new("messaging.operation.type", "process"),
+        ])
+        .start_with_context(tracer, &remote);
+    let cx = remote.with_span(span);
+    async move { black_box(x) + 1 }.with_context(cx)
+}
+
+fn consumer(c: &mut Criterion) {
+    global::set_tracer_provider(PROVIDER.clone());
+    let tracer = global_tracer();
+    let headers = Headers::from([(
+        "traceparent".to_owned(),
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+    )]);
+    let sdk = opentelemetry_sdk::propagation::TraceContextPropagator::new();
+    let mut group = c.benchmark_group("consumer");
+    group.bench_function("tracebound", |b| {
+        b.iter(|| poll_once(tracebound_consumer(&headers, 1)))
+    });
+    group.bench_function("hand_written", |b| {
+        b.iter(|| poll_once(hand_written_consumer(&tracer, &sdk, &headers, 1)))
+    });
+    group.finish();
+}
+
+fn carriers(c: &mut Criterion) {
+    let headers = Headers::from([(
+        "traceparent".to_owned(),
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+    )]);
+    let ours = tracebound::propagation::TraceContextPropagator::new();
+    let sdk = opentelemetry_sdk::propagation::TraceContextPropagator::new();
+    let cx = parent(true);
+    let mut group = c.benchmark_group("carriers");
+    group.bench_function("extract_tracebound", |b| {
+        b.iter(|| black_box(ours.extract(black_box(&headers))))
+    });
+    group.bench_function("extract_sdk", |b| {
+        b.iter(|| black_box(sdk.extract(black_box(&headers))))
+    });
+    group.bench_function("inject_tracebound", |b| {
+        b.iter(|| {
+            let mut out = Headers::new();
+            ours.inject_context(&cx, &mut out);
+            out
+        })
+    });
+    group.bench_function("inject_sdk", |b| {
+        b.iter(|| {
+            let mut out = Headers::new();
+            sdk.inject_context(&cx, &mut out);
+            out
+        })
+    });
+    group.finish();
+}
+
+fn spawn(c: &mut Criterion) {
+    global::set_tracer_provider(PROVIDER.clone());
+    // `spawn` on one thread measures the spawn itself, not cross-thread wake-ups; the blocking
+    // pool always crosses threads, so 100 jobs run at once and are then awaited.
+    let local = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let pool = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let _parent = tracebound::attach(parent(true));
+    let mut group = c.benchmark_group("spawn");
+    group.bench_function("tokio_spawn", |b| {
+        b.iter(|| {
+            local.block_on(async {
+                for _ in 0..100 {
+                    tokio::spawn(bare(1)).await.unwrap();
+                }
+            })
+        })
+    });
+    group.bench_function("tracebound_spawn", |b| {
+        b.iter(|| {
+            local.block_on(async {
+                for _ in 0..100 {
+                    tracebound::spawn(bare(1)).await.unwrap();
+                }
+            })
+        })
+    });
+    group.bench_function("tokio_spawn_blocking", |b| {
+        b.iter(|| {
+            pool.block_on(async {
+                let jobs: Vec<_> = (0..100)
+                    .map(|_| tokio::task::spawn_blocking(|| black_box(1)))
+                    .collect();
+                for job in jobs {
+                    job.await.unwrap();
+                }
+            })
+        })
+    });
+    group.bench_function("tracebound_spawn_blocking", |b| {
+        b.iter(|| {
+            pool.block_on(async {
+                let jobs: Vec<_> = (0..100)
+                    .map(|_| tracebound::spawn_blocking(|| black_box(1)))
+                    .collect();
+                for job in jobs {
+                    job.await.unwrap();
+                }
+            })
+        })
+    });
+    group.finish();
+}
 
 fn components(c: &mut Criterion) {
     let mut group = c.benchmark_group("components");
     group.bench_function("global_tracer_provider", |b| {
         b.iter(|| black_box(global::tracer_provider()))
     });
-    let cx = Context::current_with_span(SDK_TRACER.start("x"));
-    group.bench_function("span_ref_set_attribute", |b| {
-        b.iter(|| {
-            cx.span()
-                .set_attribute(opentelemetry::KeyValue::new("k", 1))
-        })
-    });
     group.finish();
 }
 
-criterion_group!(parts, components);
+criterion_group!(
+    benches,
+    inline_sampled,
+    inline_unsampled,
+    no_provider,
+    consumer,
+    carriers,
+    spawn,
+    components
+);
+criterion_main!(benches);

@@ -110,6 +110,8 @@ pub use field::FieldValue;
 pub use spawn::{spawn, spawn_blocking, spawn_local};
 pub use token::{ContextToken, Snapshot, attach, with_context};
 
+pub use __private::refresh_provider;
+
 /// Traces an async function, starting its span when the function is **called**.
 ///
 /// See the [crate documentation](crate) for an example, and the README for every option:

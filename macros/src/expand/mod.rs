@@ -80,11 +80,11 @@ pub fn span_name(common: &Common, default: String, function: &Function) -> LitSt
     }
 }
 
-/// The span's start attributes: fixed `(key, value)` pairs, then `fields(…)`.
+/// The span's start attributes, as a closure: fixed `(key, value)` pairs, then `fields(…)`.
 pub fn attributes(common: &Common, fixed: &[(&str, &LitStr)]) -> TokenStream {
     let krate = common.krate();
     if fixed.is_empty() && common.fields.0.is_empty() {
-        return quote!(::core::option::Option::None);
+        return quote!(#krate::__private::no_fields);
     }
     let fixed = fixed.iter().map(|(key, value)| {
         quote!(::core::option::Option::Some(#krate::__private::KeyValue::new(#key, #value)))
@@ -94,7 +94,8 @@ pub fn attributes(common: &Common, fixed: &[(&str, &LitStr)]) -> TokenStream {
         let (key, value) = (&field.key, &field.value);
         quote_spanned!(value.span()=> #krate::__private::field(#key, &(#value)))
     });
-    quote!(#krate::__private::fields([#(#fixed,)* #(#fields),*]))
+    // A closure: the values are computed only if a span is built (not with no provider).
+    quote!(|| #krate::__private::fields([#(#fixed,)* #(#fields),*]))
 }
 
 /// Identifiers mentioned by `fields(…)` values.

@@ -1,6 +1,7 @@
 //! The future of a `#[traced_blocking]` function: the body, with its span, handed to the
 //! blocking pool (or a new thread) on first poll.
 
+use super::Started;
 use super::sync::enter_sync;
 use opentelemetry::Context;
 use opentelemetry::trace::TraceContextExt;
@@ -24,7 +25,7 @@ type Outcome<R> = Result<R, Box<dyn Any + Send>>;
 
 enum State<R> {
     /// Not polled yet: the span is open, the body not started.
-    Ready(Context, Box<dyn FnOnce() -> R + Send>),
+    Ready(Started, Box<dyn FnOnce() -> R + Send>),
     Running(oneshot::Receiver<Outcome<R>>),
     Done,
 }
@@ -37,10 +38,10 @@ pub struct Blocking<R> {
     name: &'static str,
 }
 
-/// The future for a blocking body: `cx` holds the span started at call time, `record` sees the
-/// output before the span ends.
+/// The future for a blocking body: `started` holds the span started at call time, `record`
+/// sees the output before the span ends.
 pub fn blocking<R, F, Rec>(
-    cx: Context,
+    started: Started,
     executor: Executor,
     name: &'static str,
     body: F,
@@ -51,17 +52,17 @@ where
     F: FnOnce() -> R + Send + 'static,
     Rec: FnOnce(&R, &Context) + Send + 'static,
 {
-    let scope_cx = cx.clone();
+    let for_body = started.clone();
     let work = move || {
         // Attached for exactly the body's duration; a panic ends the span as failed and
         // detaches before the payload travels back to the awaiting task.
-        let scope = enter_sync(scope_cx);
+        let scope = enter_sync(for_body);
         let output = body();
         scope.finish(&output, record);
         output
     };
     Blocking {
-        state: State::Ready(cx, Box::new(work)),
+        state: State::Ready(started, Box::new(work)),
         executor,
         name,
     }
@@ -108,8 +109,10 @@ impl<R: Send + 'static> Future for Blocking<R> {
 impl<R> Drop for Blocking<R> {
     fn drop(&mut self) {
         // Never started: the span ends here. Once started, the body ends it wherever it runs.
-        if let State::Ready(cx, _) = &self.state {
-            let span = cx.span();
+        if let State::Ready(started, _) = &self.state
+            && started.live
+        {
+            let span = started.cx.span();
             span.add_event("cancelled", Vec::new());
             span.end();
         }

@@ -1,7 +1,7 @@
 //! Span starts for the messaging macros: extract then start (consumers), start then inject
 //! (producers), one span linking many messages (batches).
 
-use super::{Scope, build};
+use super::{Scope, Started, builder, without_span};
 use crate::carrier::{Extract, Inject};
 use crate::propagation;
 use opentelemetry::trace::{Link, SpanKind, TraceContextExt};
@@ -25,29 +25,37 @@ pub fn start_consumer(
     kind: SpanKind,
     relation: Relation,
     carrier: &dyn Extract,
-    attributes: Option<Vec<KeyValue>>,
-) -> Context {
+    attributes: impl FnOnce() -> Option<Vec<KeyValue>>,
+) -> Started {
     let remote = propagation::extract(carrier);
     let remote_span = remote.span().span_context().clone();
     let from_remote = remote_span.is_valid() && remote_span.is_remote();
-    let span = match (relation, from_remote) {
-        (Relation::Parent, true) => build(scope, name, kind, &remote, attributes, Vec::new()),
-        (Relation::Link, true) => build(
-            scope,
-            name,
-            kind,
-            &Context::new(),
-            attributes,
-            vec![Link::with_context(remote_span)],
-        ),
-        (_, false) => {
-            let fields =
-                propagation::with_propagator(|p| p.fields().map(str::to_owned).collect::<Vec<_>>());
-            crate::diagnostics::no_remote_context(carrier, &fields);
-            build(scope, name, kind, &Context::new(), attributes, Vec::new())
+    if !from_remote {
+        let fields =
+            propagation::with_propagator(|p| p.fields().map(str::to_owned).collect::<Vec<_>>());
+        crate::diagnostics::no_remote_context(carrier, &fields);
+    }
+    match (relation, from_remote) {
+        (Relation::Parent, true) => {
+            let span = scope.build(|| builder(name, kind, attributes(), Vec::new()), &remote);
+            Started::new(&remote, span, || remote.clone())
         }
-    };
-    remote.with_span(span)
+        (Relation::Link, true) => {
+            let links = || vec![Link::with_context(remote_span)];
+            let span = scope.build(
+                || builder(name, kind, attributes(), links()),
+                &Context::new(),
+            );
+            Started::new(&remote, span, || without_span(&remote))
+        }
+        (_, false) => {
+            let span = scope.build(
+                || builder(name, kind, attributes(), Vec::new()),
+                &Context::new(),
+            );
+            Started::new(&remote, span, || without_span(&remote))
+        }
+    }
 }
 
 /// Starts one span for a batch of messages, as a child of the current context, with one link
@@ -57,8 +65,8 @@ pub fn start_batch<I>(
     name: &'static str,
     kind: SpanKind,
     carriers: I,
-    attributes: Option<Vec<KeyValue>>,
-) -> Context
+    attributes: impl FnOnce() -> Option<Vec<KeyValue>>,
+) -> Started
 where
     I: IntoIterator,
     I::Item: Extract,
@@ -74,15 +82,20 @@ where
             links.push(Link::with_context(span.span_context().clone()));
         }
     }
-    let mut attributes = attributes.unwrap_or_default();
-    attributes.push(KeyValue::new("messaging.batch.message_count", count));
     let parent = Context::current();
-    let span = build(scope, name, kind, &parent, Some(attributes), links);
-    parent.with_span(span)
+    let span = scope.build(
+        || {
+            let mut attributes = attributes().unwrap_or_default();
+            attributes.push(KeyValue::new("messaging.batch.message_count", count));
+            builder(name, kind, Some(attributes), links)
+        },
+        &parent,
+    );
+    Started::new(&parent, span, || parent.clone())
 }
 
 /// Writes the producer span's context (and baggage) into the outgoing carrier.
 #[inline]
-pub fn inject<C: Inject + ?Sized>(cx: &Context, carrier: &mut C) {
-    propagation::inject_context(cx, carrier);
+pub fn inject<C: Inject + ?Sized>(started: &Started, carrier: &mut C) {
+    propagation::inject_context(&started.cx, carrier);
 }

@@ -15,14 +15,41 @@ pub use messaging::{Relation, inject, start_batch, start_consumer};
 pub use opentelemetry::trace::SpanKind;
 pub use opentelemetry::{Context, KeyValue};
 pub use outcome::{Outcome, RecordAnyErr, RecordDisplayErr, RecordNothing, no_record};
-pub use scope::Scope;
+pub use scope::{RECHECK_EVERY, Scope, refresh_provider};
 pub use sync::{SyncScope, enter_sync};
 pub use traced::{Traced, instrument};
 
 use crate::FieldValue;
 use opentelemetry::global::BoxedSpan;
-use opentelemetry::trace::{Link, Span as _, SpanBuilder, TraceContextExt, Tracer};
+use opentelemetry::trace::{Link, Span as _, SpanBuilder, TraceContextExt};
 use std::borrow::Cow;
+
+/// The context of a traced call, and whether the call owns a recording span in it that it
+/// must end. With no provider installed, or for an unsampled span, there is nothing to end.
+#[derive(Clone, Debug)]
+pub struct Started {
+    pub(crate) cx: Context,
+    pub(crate) live: bool,
+}
+
+impl Started {
+    /// `span` in `cx`, or `cx` alone (`or`) when no span was built.
+    fn new(cx: &Context, span: Option<BoxedSpan>, or: impl FnOnce() -> Context) -> Self {
+        match span {
+            Some(span) => {
+                let live = span.is_recording();
+                Started {
+                    cx: cx.with_span(span),
+                    live,
+                }
+            }
+            None => Started {
+                cx: or(),
+                live: false,
+            },
+        }
+    }
+}
 
 /// Starts a span as a child of the current context (or as a new root) and returns the context
 /// that holds it. Called once per call of a traced function, before its body runs.
@@ -32,38 +59,37 @@ pub fn start(
     name: &'static str,
     kind: SpanKind,
     root: bool,
-    attributes: Option<Vec<KeyValue>>,
-) -> Context {
+    attributes: impl FnOnce() -> Option<Vec<KeyValue>>,
+) -> Started {
     let parent = Context::current();
-    let span = if root {
-        build(scope, name, kind, &Context::new(), attributes, Vec::new())
+    let builder = || builder(name, kind, attributes(), Vec::new());
+    if root {
+        let span = scope.build(builder, &Context::new());
+        Started::new(&parent, span, || without_span(&parent))
     } else {
-        build(scope, name, kind, &parent, attributes, Vec::new())
-    };
-    parent.with_span(span)
+        let span = scope.build(builder, &parent);
+        Started::new(&parent, span, || parent.clone())
+    }
 }
 
-/// Builds every span the macros start.
+/// `cx` with no span in it (its baggage kept).
+fn without_span(cx: &Context) -> Context {
+    cx.with_remote_span_context(opentelemetry::trace::SpanContext::empty_context())
+}
+
 #[inline]
-fn build(
-    scope: &'static Scope,
+fn builder(
     name: &'static str,
     kind: SpanKind,
-    parent: &Context,
     attributes: Option<Vec<KeyValue>>,
     links: Vec<Link>,
-) -> BoxedSpan {
+) -> SpanBuilder {
     let mut builder = SpanBuilder::from_name(Cow::Borrowed(name)).with_kind(kind);
     builder.attributes = attributes;
     if !links.is_empty() {
         builder.links = Some(links);
     }
-    let span = scope.with_tracer(|tracer| tracer.build_with_context(builder, parent));
-    // Only the no-op tracer of "no provider installed" returns an invalid span context.
-    if !span.span_context().is_valid() {
-        crate::diagnostics::no_provider();
-    }
-    span
+    builder
 }
 
 /// One `fields(key = value)` entry; `None` when the value records nothing.
@@ -78,10 +104,16 @@ pub fn fields<const N: usize>(entries: [Option<KeyValue>; N]) -> Option<Vec<KeyV
     Some(entries.into_iter().flatten().collect())
 }
 
-/// Runs the synchronous part of a future-returning function with `cx` attached, so that
-/// anything it starts before returning its future is a child of the function's span.
+/// The attributes of a span without `fields(…)`.
 #[inline]
-pub fn in_context<T>(cx: &Context, f: impl FnOnce() -> T) -> T {
-    let _guard = cx.clone().attach();
+pub fn no_fields() -> Option<Vec<KeyValue>> {
+    None
+}
+
+/// Runs the synchronous part of a future-returning function with its context attached, so
+/// that anything it starts before returning its future is a child of the function's span.
+#[inline]
+pub fn in_context<T>(started: &Started, f: impl FnOnce() -> T) -> T {
+    let _guard = started.cx.clone().attach();
     f()
 }

@@ -1,14 +1,20 @@
+use opentelemetry::Context;
 use opentelemetry::InstrumentationScope;
-use opentelemetry::global::{self, BoxedTracer, GlobalTracerProvider};
-use opentelemetry::trace::TracerProvider;
+use opentelemetry::global::{self, BoxedSpan, BoxedTracer, GlobalTracerProvider};
+use opentelemetry::trace::{Span as _, SpanBuilder, TraceContextExt, Tracer, TracerProvider};
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// The instrumentation scope of one traced function: the user's crate name and version.
 ///
-/// Tracers are cached per thread and per scope, and a cached tracer is used only while the
-/// global tracer provider is still the one it came from, so a provider installed at any time
-/// receives the spans that follow.
+/// Each thread caches one tracer per scope. Reading the global provider costs a lock and two
+/// reference-count updates (about 28 ns here), more than tracing a call should add, so a cached
+/// tracer is re-checked against the global provider only
+/// - when [`EPOCH`] moved: tracebound's installers (`init`, `Setup::install`,
+///   `testing::install`) and [`refresh_provider`] move it, so their providers apply to the very
+///   next call; and
+/// - every [`RECHECK_EVERY`] calls of the function on the thread, so a provider installed with
+///   `opentelemetry::global::set_tracer_provider` directly is picked up within that many calls.
 #[derive(Debug)]
 pub struct Scope {
     name: &'static str,
@@ -16,12 +22,21 @@ pub struct Scope {
     slot: AtomicUsize,
 }
 
+/// Moves whenever tracebound installs a provider, or is told one was installed.
+pub(crate) static EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// Calls of one function on one thread between checks of the global provider.
+pub const RECHECK_EVERY: u32 = 128;
+
 struct Cached {
     key: ProviderKey,
     // Keeps the provider the tracer came from alive, so that its address cannot be reused by
     // a newer provider while this entry compares against it.
     _provider: GlobalTracerProvider,
     tracer: BoxedTracer,
+    noop: bool,
+    epoch: u64,
+    until_recheck: u32,
 }
 
 thread_local! {
@@ -63,11 +78,17 @@ impl Scope {
         provider.tracer_with_scope(scope.build())
     }
 
-    pub(crate) fn with_tracer<R>(&'static self, f: impl FnOnce(&BoxedTracer) -> R) -> R {
-        let provider = global::tracer_provider();
-        let key = ProviderKey::of(&provider);
+    /// Builds a span with this scope's tracer on this thread; `None` when no provider is
+    /// installed (the no-op tracer's span would carry nothing the parent does not).
+    #[inline]
+    pub(crate) fn build(
+        &'static self,
+        builder: impl FnOnce() -> SpanBuilder,
+        parent: &Context,
+    ) -> Option<BoxedSpan> {
         let slot = self.slot();
-        let mut f = Some(f);
+        let epoch = EPOCH.load(Ordering::Acquire);
+        let mut builder = Some(builder);
         let cached = TRACERS.try_with(|cell| {
             let Ok(mut tracers) = cell.try_borrow_mut() else {
                 return None;
@@ -76,23 +97,86 @@ impl Scope {
                 tracers.resize_with(slot + 1, || None);
             }
             let entry = &mut tracers[slot];
-            if entry.as_ref().is_none_or(|cached| cached.key != key) {
+            let fresh = entry
+                .as_mut()
+                .filter(|c| c.epoch == epoch && c.until_recheck > 0)
+                .map(|c| c.until_recheck -= 1)
+                .is_some();
+            if !fresh {
+                self.recheck(entry, epoch);
+            }
+            let cached = entry.as_mut()?;
+            if cached.noop {
+                return Some(None);
+            }
+            let span = cached.tracer.build_with_context(builder.take()?(), parent);
+            Some(if is_noop(&span, parent) {
+                cached.noop = true;
+                None
+            } else {
+                Some(span)
+            })
+        });
+        match (cached, builder) {
+            (Ok(Some(span)), _) => span,
+            // Re-entered from a span processor, or called while the thread is being torn down.
+            (_, Some(builder)) => {
+                let tracer = self.tracer_from(&global::tracer_provider());
+                let span = tracer.build_with_context(builder(), parent);
+                (!is_noop(&span, parent)).then_some(span)
+            }
+            (_, None) => unreachable!("the builder was used but no span came back"),
+        }
+    }
+
+    /// Compares the cached tracer's provider with the global one, replacing it if it changed.
+    #[cold]
+    fn recheck(&self, entry: &mut Option<Cached>, epoch: u64) {
+        let provider = global::tracer_provider();
+        let key = ProviderKey::of(&provider);
+        match entry {
+            Some(cached) if cached.key == key => {
+                cached.epoch = epoch;
+                cached.until_recheck = RECHECK_EVERY;
+            }
+            _ => {
                 *entry = Some(Cached {
                     key,
                     tracer: self.tracer_from(&provider),
-                    _provider: provider.clone(),
+                    noop: false,
+                    epoch,
+                    until_recheck: RECHECK_EVERY,
+                    _provider: provider,
                 });
             }
-            let f = f.take()?;
-            entry.as_ref().map(|cached| f(&cached.tracer))
-        });
-        match (cached, f) {
-            (Ok(Some(result)), _) => result,
-            // Re-entered from a span processor, or called while the thread is being torn down.
-            (_, Some(f)) => f(&self.tracer_from(&provider)),
-            (_, None) => unreachable!("the tracer callback ran but returned nothing"),
         }
     }
+}
+
+/// Only the no-op tracer of "no provider installed" answers an invalid parent with an invalid
+/// span context: an SDK makes ids even for spans it does not sample.
+fn is_noop(span: &BoxedSpan, parent: &Context) -> bool {
+    let noop = !span.span_context().is_valid() && !parent.span().span_context().is_valid();
+    if noop {
+        crate::diagnostics::no_provider();
+    }
+    noop
+}
+
+/// Tells tracebound that the global tracer provider was replaced, so that every traced
+/// function uses the new one from its next call.
+///
+/// Needed only after `opentelemetry::global::set_tracer_provider` is called while traced
+/// functions already run; tracebound's own installers (`tracebound::init`, `Setup::install`,
+/// `testing::install`) do it themselves. Without it, the new provider is picked up within 128
+/// calls of each traced function on each thread.
+///
+/// ```
+/// opentelemetry::global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
+/// tracebound::refresh_provider();
+/// ```
+pub fn refresh_provider() {
+    EPOCH.fetch_add(1, Ordering::AcqRel);
 }
 
 /// The identity of a global tracer provider: the address of its shared allocation.

@@ -1,3 +1,4 @@
+use super::Started;
 use super::traced::end_panicked;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, ContextGuard};
@@ -6,16 +7,18 @@ use opentelemetry::{Context, ContextGuard};
 /// [`finish`](SyncScope::finish), or as failed if the body panics.
 pub struct SyncScope {
     cx: Context,
+    live: bool,
     finished: bool,
     _attached: ContextGuard,
 }
 
-/// Attaches `cx` for the synchronous body that follows.
+/// Attaches the call's context for the synchronous body that follows.
 #[inline]
-pub fn enter_sync(cx: Context) -> SyncScope {
+pub fn enter_sync(started: Started) -> SyncScope {
     SyncScope {
-        _attached: cx.clone().attach(),
-        cx,
+        _attached: started.cx.clone().attach(),
+        cx: started.cx,
+        live: started.live,
         finished: false,
     }
 }
@@ -24,15 +27,17 @@ impl SyncScope {
     /// Records the body's output and ends the span.
     #[inline]
     pub fn finish<T, R: FnOnce(&T, &Context)>(mut self, output: &T, record: R) {
-        record(output, &self.cx);
-        self.cx.span().end();
+        if self.live {
+            record(output, &self.cx);
+            self.cx.span().end();
+        }
         self.finished = true;
     }
 }
 
 impl Drop for SyncScope {
     fn drop(&mut self) {
-        if !self.finished {
+        if !self.finished && self.live {
             end_panicked(&self.cx);
         }
     }

@@ -1,3 +1,4 @@
+use super::Started;
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use std::future::Future;
@@ -5,12 +6,14 @@ use std::pin::Pin;
 use std::task::{self, Poll};
 
 pin_project_lite::pin_project! {
-    /// The future returned by a traced function: it attaches the span's context on every poll
-    /// and ends the span exactly once, on completion, cancellation or panic.
+    /// The future returned by a traced function: it attaches the call's context on every poll
+    /// and, when the call owns a recording span, ends it exactly once, on completion,
+    /// cancellation or panic.
     #[must_use = "futures do nothing unless awaited or spawned"]
     pub struct Traced<F, R> {
         cx: Context,
-        // `Some` until the span has ended; `R` records the output (an error, say) first.
+        live: bool,
+        // `Some` until the future completes; `R` records the output (an error, say) first.
         record: Option<R>,
         #[pin]
         future: F,
@@ -19,7 +22,7 @@ pin_project_lite::pin_project! {
     impl<F, R> PinnedDrop for Traced<F, R> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if this.record.take().is_some() {
+            if this.record.take().is_some() && *this.live {
                 let span = this.cx.span();
                 span.add_event("cancelled", Vec::new());
                 span.end();
@@ -28,16 +31,17 @@ pin_project_lite::pin_project! {
     }
 }
 
-/// Wraps the body's future so that it runs inside the span held by `cx`; `record` sees the
-/// output before the span ends.
+/// Wraps the body's future so that it runs inside the call's context; `record` sees the output
+/// before the span ends.
 #[inline]
-pub fn instrument<F, R>(cx: Context, future: F, record: R) -> Traced<F, R>
+pub fn instrument<F, R>(started: Started, future: F, record: R) -> Traced<F, R>
 where
     F: Future,
     R: FnOnce(&F::Output, &Context),
 {
     Traced {
-        cx,
+        cx: started.cx,
+        live: started.live,
         record: Some(record),
         future,
     }
@@ -56,6 +60,7 @@ where
         let _attached = this.cx.clone().attach();
         let mut unwind = OnUnwind {
             cx: this.cx,
+            live: *this.live,
             record: this.record,
             armed: true,
         };
@@ -63,6 +68,7 @@ where
         unwind.armed = false;
         if let Poll::Ready(output) = &poll
             && let Some(record) = unwind.record.take()
+            && unwind.live
         {
             record(output, unwind.cx);
             unwind.cx.span().end();
@@ -74,13 +80,14 @@ where
 /// Ends the span as failed when the body panics inside `poll`; the panic keeps unwinding.
 struct OnUnwind<'a, R> {
     cx: &'a Context,
+    live: bool,
     record: &'a mut Option<R>,
     armed: bool,
 }
 
 impl<R> Drop for OnUnwind<'_, R> {
     fn drop(&mut self) {
-        if self.armed && self.record.take().is_some() {
+        if self.armed && self.record.take().is_some() && self.live {
             end_panicked(self.cx);
         }
     }

@@ -263,6 +263,7 @@ impl Setup {
         }
         let provider = builder.build();
         opentelemetry::global::set_tracer_provider(provider.clone());
+        crate::refresh_provider();
         propagation::set_configured(composite(&resolved.propagators));
         Ok(Guard { provider })
     }

@@ -51,6 +51,7 @@ static RECORDER: OnceLock<Recorder> = OnceLock::new();
 pub fn install() -> Recorder {
     let recorder = recorder();
     opentelemetry::global::set_tracer_provider(recorder.provider.clone());
+    crate::refresh_provider();
     recorder
 }
 
