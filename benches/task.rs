@@ -206,7 +206,11 @@ fn consumer(c: &mut Criterion) {
         "traceparent".to_owned(),
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
     )]);
-    let sdk = opentelemetry_sdk::propagation::TraceContextPropagator::new();
+    // The same job as tracebound's default: W3C trace context and baggage.
+    let sdk = opentelemetry::propagation::TextMapCompositePropagator::new(vec![
+        Box::new(opentelemetry_sdk::propagation::TraceContextPropagator::new()),
+        Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
+    ]);
     let mut group = c.benchmark_group("consumer");
     group.bench_function("tracebound", |b| {
         b.iter(|| poll_once(tracebound_consumer(&headers, 1)))
