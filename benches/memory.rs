@@ -1,0 +1,118 @@
+//! Bytes retained per in-flight traced future: the future's own size plus what it keeps on the
+//! heap while suspended, for the same trivial body written bare, with `#[traced_task]`, and
+//! with OpenTelemetry by hand; the SDK's span is in both traced rows. Counted with a global
+//! allocator that tracks live bytes, over 10,000 futures created and polled once (each waits
+//! on a channel), then completed.
+//!
+//! `cargo bench -p tracebound-benches --bench memory`
+
+use opentelemetry::trace::{FutureExt, TraceContextExt, Tracer, TracerProvider as _};
+use opentelemetry::{Context, global};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::task::{Context as TaskContext, Waker};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+#[derive(Debug)]
+struct Discard;
+
+impl SpanExporter for Discard {
+    async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+const FUTURES: usize = 10_000;
+
+async fn bare(wait: tokio::sync::oneshot::Receiver<()>) {
+    let _ = wait.await;
+}
+
+#[tracebound::traced_task]
+async fn traced(wait: tokio::sync::oneshot::Receiver<()>) {
+    let _ = wait.await;
+}
+
+static TRACER: std::sync::LazyLock<global::BoxedTracer> =
+    std::sync::LazyLock::new(|| global::tracer("memory"));
+
+fn hand_written(wait: tokio::sync::oneshot::Receiver<()>) -> impl Future<Output = ()> {
+    let cx = Context::current();
+    let span = TRACER.start_with_context("hand_written", &cx);
+    async move {
+        let _ = wait.await;
+    }
+    .with_context(cx.with_span(span))
+}
+
+/// Live heap bytes per suspended future, and the future's own size.
+fn measure<F: Future>(make: impl Fn(tokio::sync::oneshot::Receiver<()>) -> F) -> (isize, usize) {
+    let mut task = TaskContext::from_waker(Waker::noop());
+    let mut senders = Vec::with_capacity(FUTURES);
+    let mut futures: Vec<Pin<Box<F>>> = Vec::with_capacity(FUTURES);
+    let before = LIVE.load(Ordering::Relaxed);
+    for _ in 0..FUTURES {
+        let (send, wait) = tokio::sync::oneshot::channel();
+        senders.push(send);
+        let mut future = Box::pin(make(wait));
+        assert!(future.as_mut().poll(&mut task).is_pending());
+        futures.push(future);
+    }
+    let heap = (LIVE.load(Ordering::Relaxed) - before) / FUTURES as isize;
+    let size = std::mem::size_of::<F>();
+    for (send, mut future) in senders.into_iter().zip(futures) {
+        let _ = send.send(());
+        assert!(future.as_mut().poll(&mut task).is_ready());
+    }
+    (heap, size)
+}
+
+fn main() {
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(Discard)
+        .build();
+    global::set_tracer_provider(provider.clone());
+    let parent = Context::current_with_span(provider.tracer("memory").start("parent"));
+    let _parent = tracebound::attach(parent);
+    // Warm the per-thread tracer cache and the SDK's lazy statics before counting.
+    let _ = measure(traced);
+    let _ = measure(hand_written);
+
+    let (bare_heap, bare_size) = measure(bare);
+    let (traced_heap, traced_size) = measure(traced);
+    let (hand_heap, hand_size) = measure(hand_written);
+    println!(
+        "| variant | future size | heap per suspended future (incl. the oneshot) | total | beyond bare |"
+    );
+    println!("|---|---|---|---|---|");
+    for (name, heap, size) in [
+        ("bare async fn", bare_heap, bare_size),
+        ("#[traced_task]", traced_heap, traced_size),
+        ("OpenTelemetry by hand", hand_heap, hand_size),
+    ] {
+        let total = heap + size as isize;
+        let beyond = total - (bare_heap + bare_size as isize);
+        println!("| {name} | {size} B | {heap} B | {total} B | {beyond} B |");
+    }
+}
