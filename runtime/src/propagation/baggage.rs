@@ -43,7 +43,7 @@ fn is_plain(b: u8) -> bool {
     matches!(b, 0x21 | 0x23..=0x24 | 0x26..=0x2b | 0x2d..=0x3a | 0x3c..=0x5b | 0x5d..=0x7e)
 }
 
-fn decode(value: &str) -> Option<String> {
+pub(crate) fn decode(value: &str) -> Option<String> {
     let bytes = value.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -63,7 +63,7 @@ fn decode(value: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn encode(value: &str, out: &mut String) {
+pub(crate) fn encode(value: &str, out: &mut String) {
     for b in value.bytes() {
         if is_plain(b) {
             out.push(b as char);

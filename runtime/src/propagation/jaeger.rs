@@ -17,7 +17,8 @@ static FIELDS: LazyLock<[String; 1]> = LazyLock::new(|| [HEADER.to_owned()]);
 /// tracebound ships its own because `opentelemetry-jaeger-propagator` has no release for
 /// OpenTelemetry 0.33. Trace ids of up to 32 and span ids of up to 16 hex digits are
 /// accepted (shorter ones are zero-padded, as Jaeger clients write them); `:` may arrive
-/// URL-encoded as `%3A`. Flags: bit 1 sampled, bit 2 debug (read as sampled).
+/// URL-encoded as `%3A`. Flags: bit 1 sampled, bit 2 debug (read as sampled). Baggage values
+/// are URL-decoded when read and URL-encoded when written.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct JaegerPropagator {
     _private: (),
@@ -82,10 +83,11 @@ impl TextMapPropagator for JaegerPropagator {
             );
         }
         for (key, (value, _)) in cx.baggage() {
-            injector.set(
-                &format!("{BAGGAGE_PREFIX}{}", key.as_str()),
-                value.to_string(),
-            );
+            // URL-encoded, as Jaeger clients write them: a value may hold any character, a
+            // header line may not.
+            let mut encoded = String::with_capacity(value.as_str().len());
+            super::baggage::encode(value.as_str(), &mut encoded);
+            injector.set(&format!("{BAGGAGE_PREFIX}{}", key.as_str()), encoded);
         }
     }
 
@@ -102,7 +104,7 @@ impl TextMapPropagator for JaegerPropagator {
                     .to_ascii_lowercase()
                     .strip_prefix(BAGGAGE_PREFIX)?
                     .to_owned();
-                Some((name, extractor.get(key)?.to_owned()))
+                Some((name, super::baggage::decode(extractor.get(key)?)?))
             })
             .collect();
         if !entries.is_empty() {
@@ -140,6 +142,21 @@ mod tests {
         assert_eq!(
             cx.baggage().get("tenant").map(|v| v.to_string()).as_deref(),
             Some("acme")
+        );
+    }
+
+    #[test]
+    fn baggage_values_are_encoded_so_no_header_can_be_split() {
+        use opentelemetry::KeyValue;
+        let cx = Context::new().with_baggage([KeyValue::new("note", "a\r\nX-Evil: 1\0")]);
+        let mut out = HashMap::new();
+        JaegerPropagator::new().inject_context(&cx, &mut out);
+        let written = &out["uberctx-note"];
+        assert!(!written.contains(['\r', '\n', '\0', ' ']), "{written:?}");
+        let back = JaegerPropagator::new().extract(&out);
+        assert_eq!(
+            back.baggage().get("note").map(|v| v.to_string()).as_deref(),
+            Some("a\r\nX-Evil: 1\0")
         );
     }
 
