@@ -16,6 +16,7 @@ use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{SpanId, SpanKind};
 use opentelemetry::{Context, KeyValue, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tracebound::testing::{Recorder, TraceTree};
 use tracebound::{traced_consumer, traced_producer};
 use tracebound_tests::{attribute, traced};
 
@@ -164,43 +165,7 @@ async fn rabbitmq_round_trip_keeps_one_trace_and_survives_malformed_headers() {
         "baggage arrived with the traced message only"
     );
 
-    let send = trace.span("send tracebound.orders");
-    let handled = recorder.tree();
-    let processed = handled.all("process tracebound.orders");
-    let traced_one = processed
-        .iter()
-        .find(|s| {
-            attribute(s, "order") == Some(&Value::from("traced"))
-                && attribute(s, "messaging.system") == Some(&Value::from("rabbitmq"))
-        })
-        .expect("the traced message was processed");
-    assert_eq!(
-        traced_one.parent_span_id,
-        send.span_context.span_id(),
-        "{trace}"
-    );
-    assert_eq!(
-        traced_one.span_context.trace_id(),
-        send.span_context.trace_id()
-    );
-    assert_eq!(traced_one.span_kind, SpanKind::Consumer);
-    assert_eq!(send.span_kind, SpanKind::Producer);
-    let hostile_one = processed
-        .iter()
-        .find(|s| {
-            attribute(s, "order") == Some(&Value::from("hostile"))
-                && attribute(s, "messaging.system") == Some(&Value::from("rabbitmq"))
-        })
-        .expect("the hostile message was processed, not lost");
-    assert_eq!(
-        hostile_one.parent_span_id,
-        SpanId::INVALID,
-        "a malformed context starts a new root"
-    );
-    assert_ne!(
-        hostile_one.span_context.trace_id(),
-        send.span_context.trace_id()
-    );
+    assert_round_trip(&trace, &recorder, "rabbitmq");
     connection.close(200, "done".into()).await.ok();
 }
 
@@ -281,16 +246,27 @@ async fn nats_round_trip_keeps_one_trace_and_survives_malformed_headers() {
     .await;
     assert_eq!(tenants, [Some("acme".to_owned()), None]);
 
+    // Two different traceparent values: neither is trusted, so the hostile one is a root.
+    assert_round_trip(&trace, &recorder, "nats");
+}
+
+/// Checks a round trip through `system`: the traced message's consumer span is the child of
+/// the send span, in its trace; the hostile one was processed under a new root.
+fn assert_round_trip(trace: &TraceTree, recorder: &Recorder, system: &str) {
     let send = trace.span("send tracebound.orders");
+    assert_eq!(send.span_kind, SpanKind::Producer);
     let handled = recorder.tree();
-    let processed = handled.all("process tracebound.orders");
-    let traced_one = processed
-        .iter()
-        .find(|s| {
-            attribute(s, "order") == Some(&Value::from("traced"))
-                && attribute(s, "messaging.system") == Some(&Value::from("nats"))
-        })
-        .expect("the traced message was processed");
+    let processed = |order: &str| {
+        handled
+            .all("process tracebound.orders")
+            .into_iter()
+            .find(|s| {
+                attribute(s, "order") == Some(&Value::from(order.to_owned()))
+                    && attribute(s, "messaging.system") == Some(&Value::from(system.to_owned()))
+            })
+            .unwrap_or_else(|| panic!("the {order} message was processed, not lost"))
+    };
+    let traced_one = processed("traced");
     assert_eq!(
         traced_one.parent_span_id,
         send.span_context.span_id(),
@@ -300,13 +276,15 @@ async fn nats_round_trip_keeps_one_trace_and_survives_malformed_headers() {
         traced_one.span_context.trace_id(),
         send.span_context.trace_id()
     );
-    let hostile_one = processed
-        .iter()
-        .find(|s| {
-            attribute(s, "order") == Some(&Value::from("hostile"))
-                && attribute(s, "messaging.system") == Some(&Value::from("nats"))
-        })
-        .expect("the hostile message was processed, not lost");
-    // Two different traceparent values: neither is trusted.
-    assert_eq!(hostile_one.parent_span_id, SpanId::INVALID);
+    assert_eq!(traced_one.span_kind, SpanKind::Consumer);
+    let hostile_one = processed("hostile");
+    assert_eq!(
+        hostile_one.parent_span_id,
+        SpanId::INVALID,
+        "a malformed context starts a new root"
+    );
+    assert_ne!(
+        hostile_one.span_context.trace_id(),
+        send.span_context.trace_id()
+    );
 }

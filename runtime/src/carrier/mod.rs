@@ -89,41 +89,24 @@ pub trait Inject {
     fn set(&mut self, key: &str, value: String);
 }
 
-impl<C: Extract + ?Sized> Extract for &C {
-    fn get(&self, key: &str) -> Option<&str> {
-        (**self).get(key)
-    }
-    fn keys(&self) -> Vec<&str> {
-        (**self).keys()
-    }
-    fn get_all(&self, key: &str) -> Vec<&str> {
-        (**self).get_all(key)
-    }
+/// `Extract` for a pointer to a carrier: the pointee's.
+macro_rules! delegate {
+    ($($pointer:ty),*) => {$(
+        impl<C: Extract + ?Sized> Extract for $pointer {
+            fn get(&self, key: &str) -> Option<&str> {
+                (**self).get(key)
+            }
+            fn keys(&self) -> Vec<&str> {
+                (**self).keys()
+            }
+            fn get_all(&self, key: &str) -> Vec<&str> {
+                (**self).get_all(key)
+            }
+        }
+    )*};
 }
 
-impl<C: Extract + ?Sized> Extract for &mut C {
-    fn get(&self, key: &str) -> Option<&str> {
-        (**self).get(key)
-    }
-    fn keys(&self) -> Vec<&str> {
-        (**self).keys()
-    }
-    fn get_all(&self, key: &str) -> Vec<&str> {
-        (**self).get_all(key)
-    }
-}
-
-impl<C: Extract + ?Sized> Extract for Box<C> {
-    fn get(&self, key: &str) -> Option<&str> {
-        (**self).get(key)
-    }
-    fn keys(&self) -> Vec<&str> {
-        (**self).keys()
-    }
-    fn get_all(&self, key: &str) -> Vec<&str> {
-        (**self).get_all(key)
-    }
-}
+delegate!(&C, &mut C, Box<C>);
 
 impl<C: Extract> Extract for Option<C> {
     fn get(&self, key: &str) -> Option<&str> {

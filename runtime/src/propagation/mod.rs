@@ -12,6 +12,7 @@ mod trace_context;
 
 pub use b3::B3Propagator;
 pub use baggage::BaggagePropagator;
+pub(crate) use baggage::decode as percent_decode;
 pub use jaeger::JaegerPropagator;
 pub use trace_context::TraceContextPropagator;
 
@@ -86,7 +87,16 @@ pub fn extract<C: Extract + ?Sized>(carrier: &C) -> Context {
 
 /// Like [`extract`], on top of `cx` instead of the current context.
 pub fn extract_with<C: Extract + ?Sized>(cx: &Context, carrier: &C) -> Context {
-    with_propagator(|propagator| propagator.extract_with_context(cx, &AsExtractor(carrier)))
+    with_propagator(|propagator| extract_using(propagator, cx, carrier))
+}
+
+/// Like [`extract_with`], with `propagator` instead of the configured one.
+pub fn extract_using<C: Extract + ?Sized>(
+    propagator: &dyn TextMapPropagator,
+    cx: &Context,
+    carrier: &C,
+) -> Context {
+    propagator.extract_with_context(cx, &AsExtractor(carrier))
 }
 
 /// Writes the current context (span context and baggage) into `carrier`.

@@ -328,7 +328,7 @@ impl Setup {
         if let Some(list) = self.var("OTEL_RESOURCE_ATTRIBUTES") {
             for pair in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                 let parsed = pair.split_once('=').and_then(|(k, v)| {
-                    let value = percent_decode(v.trim())?;
+                    let value = propagation::percent_decode(v.trim())?;
                     let key = k.trim();
                     (!key.is_empty()).then(|| KeyValue::new(key.to_owned(), value))
                 });
@@ -564,22 +564,6 @@ impl SpanProcessor for BoxedProcessor {
     fn set_resource(&mut self, resource: &Resource) {
         self.0.set_resource(resource);
     }
-}
-
-fn percent_decode(value: &str) -> Option<String> {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            out.push(u8::from_str_radix(value.get(i + 1..i + 3)?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Installs the global tracer provider and propagator from the environment; see the
