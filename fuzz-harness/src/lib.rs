@@ -212,8 +212,11 @@ pub fn parse_b3(data: &[u8]) {
     ]));
 }
 
+/// A fuzz target's body.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its corpus directory.
-pub const TARGETS: [(&str, fn(&[u8])); 9] = [
+pub const TARGETS: [(&str, Target); 9] = [
     ("extract_maps", extract_maps),
     ("extract_http", extract_http),
     ("extract_amqp", extract_amqp),
