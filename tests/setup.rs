@@ -236,6 +236,23 @@ fn code_wins_over_the_environment_only_where_set() {
         resource_value(&resolved, "service.name"),
         Some(Value::from("env-name"))
     );
+    let batch = Batch {
+        schedule_delay: Duration::from_millis(10),
+        max_queue_size: 8,
+        max_export_batch_size: 4,
+        export_timeout: Duration::from_millis(100),
+    };
+    let resolved = Setup::from_env([
+        ("OTEL_BSP_SCHEDULE_DELAY", "oops"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "team=a,region=eu"),
+    ])
+    .batch(batch)
+    .resource_attribute(opentelemetry::KeyValue::new("team", "b"))
+    .resolve()
+    .unwrap();
+    assert_eq!(resolved.batch, batch);
+    assert_eq!(resource_value(&resolved, "team"), Some(Value::from("b")));
+    assert_eq!(resource_value(&resolved, "region"), Some(Value::from("eu")));
     // Code-set values skip the environment's checks too: an invalid variable it overrides is fine.
     let ok = Setup::from_env([("OTEL_TRACES_EXPORTER", "bogus")])
         .exporter(Exporter::Console)

@@ -133,6 +133,8 @@ pub struct Setup {
     sampler: Option<SamplerChoice>,
     console: Option<Arc<Mutex<dyn Write + Send>>>,
     processors: Vec<Box<dyn SpanProcessor>>,
+    attributes: Vec<KeyValue>,
+    batch: Option<Batch>,
 }
 
 impl Default for Setup {
@@ -166,6 +168,8 @@ impl Setup {
             sampler: None,
             console: None,
             processors: Vec::new(),
+            attributes: Vec::new(),
+            batch: None,
         }
     }
 
@@ -190,6 +194,18 @@ impl Setup {
     /// The sampler, over `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG`.
     pub fn sampler(mut self, sampler: SamplerChoice) -> Self {
         self.sampler = Some(sampler);
+        self
+    }
+
+    /// A resource attribute, added to (and over) those of `OTEL_RESOURCE_ATTRIBUTES`.
+    pub fn resource_attribute(mut self, attribute: KeyValue) -> Self {
+        self.attributes.push(attribute);
+        self
+    }
+
+    /// The batch span processor's settings, over `OTEL_BSP_*`.
+    pub fn batch(mut self, batch: Batch) -> Self {
+        self.batch = Some(batch);
         self
     }
 
@@ -341,6 +357,10 @@ impl Setup {
                 })?);
             }
         }
+        for attribute in &self.attributes {
+            attributes.retain(|kv: &KeyValue| kv.key != attribute.key);
+            attributes.push(attribute.clone());
+        }
         let name = self
             .service_name
             .clone()
@@ -454,6 +474,9 @@ impl Setup {
     }
 
     fn resolve_batch(&self) -> Result<Batch, SetupError> {
+        if let Some(batch) = self.batch {
+            return Ok(batch);
+        }
         let number = |variable: &str, default: u64| -> Result<u64, SetupError> {
             match self.var(variable) {
                 None => Ok(default),
