@@ -9,41 +9,22 @@ use lapin::options::{
     QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer};
+use lapin::{BasicProperties, Channel, Consumer};
 use opentelemetry::Value;
 use opentelemetry::trace::Status;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tracebound::{traced_consumer, traced_producer};
+use tracebound_tests::brokers::{amqp, enabled, unique};
 use tracebound_tests::{attribute, traced};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn enabled(test: &str) -> bool {
-    let on = std::env::var("TRACEBOUND_BROKER_TESTS").is_ok_and(|v| v == "1");
-    if !on {
-        eprintln!("{test}: not run; set TRACEBOUND_BROKER_TESTS=1 to run it against RabbitMQ");
-    }
-    on
-}
-
-async fn connect() -> Connection {
-    let url = std::env::var("AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
-    Connection::connect(&url, ConnectionProperties::default())
-        .await
-        .unwrap_or_else(|e| panic!("RabbitMQ at {url} is unreachable: {e}"))
-}
-
 /// A queue that outlives one connection, deleted by the test.
 async fn queue(channel: &Channel, prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let name = format!("{prefix}-{}-{nanos}", std::process::id());
+    let name = unique(prefix);
     let options = QueueDeclareOptions {
         auto_delete: false,
         ..Default::default()
@@ -128,7 +109,7 @@ async fn failures_are_recorded_and_reach_the_caller_unchanged_and_requeues_are_l
     if !enabled("broker_faults") {
         return;
     }
-    let connection = connect().await;
+    let connection = amqp().await;
     let channel = connection.create_channel().await.unwrap();
     let queue = queue(&channel, "tracebound-faults").await;
     let mut deliveries = consumer(&channel, &queue).await;
@@ -242,7 +223,7 @@ async fn a_connection_closed_mid_stream_loses_no_acknowledged_message() {
         return;
     }
     const MESSAGES: usize = 40;
-    let publisher = connect().await;
+    let publisher = amqp().await;
     let publish_channel = publisher.create_channel().await.unwrap();
     let queue = queue(&publish_channel, "tracebound-connection-loss").await;
     let recorder = tracebound::testing::install();
@@ -263,7 +244,7 @@ async fn a_connection_closed_mid_stream_loses_no_acknowledged_message() {
     // holds more unacknowledged ones (prefetch 10).
     let mut acked = BTreeSet::new();
     {
-        let connection = connect().await;
+        let connection = amqp().await;
         let channel = connection.create_channel().await.unwrap();
         channel
             .basic_qos(10, BasicQosOptions::default())
@@ -282,7 +263,7 @@ async fn a_connection_closed_mid_stream_loses_no_acknowledged_message() {
     }
 
     // A second consumer gets everything not acknowledged, including the in-flight ones.
-    let connection = connect().await;
+    let connection = amqp().await;
     let channel = connection.create_channel().await.unwrap();
     let mut deliveries = consumer(&channel, &queue).await;
     let mut second = BTreeSet::new();

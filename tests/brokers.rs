@@ -11,35 +11,17 @@ use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Channel};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{SpanId, SpanKind};
 use opentelemetry::{Context, KeyValue, Value};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tracebound::testing::{Recorder, TraceTree};
 use tracebound::{traced_consumer, traced_producer};
+use tracebound_tests::brokers::{amqp, enabled, unique};
 use tracebound_tests::{attribute, traced};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// Whether broker tests are enabled; with a note on stderr when they are not.
-fn enabled(test: &str) -> bool {
-    let on = std::env::var("TRACEBOUND_BROKER_TESTS").is_ok_and(|v| v == "1");
-    if !on {
-        eprintln!(
-            "{test}: not run; set TRACEBOUND_BROKER_TESTS=1 to run it against the local brokers"
-        );
-    }
-    on
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
 
 fn tenant() -> Option<String> {
     Context::current()
@@ -87,11 +69,7 @@ async fn rabbitmq_round_trip_keeps_one_trace_and_survives_malformed_headers() {
     if !enabled("rabbitmq_round_trip") {
         return;
     }
-    let url = std::env::var("AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
-    let connection = Connection::connect(&url, ConnectionProperties::default())
-        .await
-        .unwrap_or_else(|e| panic!("RabbitMQ at {url} is unreachable: {e}"));
+    let connection = amqp().await;
     let channel = connection.create_channel().await.unwrap();
     let queue = unique("tracebound-orders");
     let options = QueueDeclareOptions {

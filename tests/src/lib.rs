@@ -49,3 +49,38 @@ pub fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
 pub fn span_attached() -> bool {
     Context::map_current(|cx| cx.has_active_span())
 }
+
+/// Helpers of the tests that talk to the machine's brokers.
+pub mod brokers {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    /// Whether broker tests are enabled (`TRACEBOUND_BROKER_TESTS=1`); says so on stderr when not.
+    pub fn enabled(test: &str) -> bool {
+        let on = std::env::var("TRACEBOUND_BROKER_TESTS").is_ok_and(|v| v == "1");
+        if !on {
+            eprintln!(
+                "{test}: not run; set TRACEBOUND_BROKER_TESTS=1 to run it against the local brokers"
+            );
+        }
+        on
+    }
+
+    /// A name no other run uses: `{prefix}-{pid}-{nanos}`.
+    pub fn unique(prefix: &str) -> String {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        format!("{prefix}-{}-{nanos}", std::process::id())
+    }
+
+    /// A connection to RabbitMQ at `AMQP_URL` (default: the local broker); panics if it is
+    /// unreachable, since an enabled broker test must not pass silently.
+    pub async fn amqp() -> lapin::Connection {
+        let url = std::env::var("AMQP_URL")
+            .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+        lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
+            .await
+            .unwrap_or_else(|e| panic!("RabbitMQ at {url} is unreachable: {e}"))
+    }
+}

@@ -3,7 +3,9 @@
 
 use super::{Plan, attributes, collect_idents, generate, idents_in_fields, run, scope, span_name};
 use crate::ast::Function;
-use crate::options::{ConsumerOptions, Kind, Messaging, Options, ProducerOptions, Relation};
+use crate::options::{
+    Carrier, Common, ConsumerOptions, Kind, Messaging, Options, ProducerOptions, Relation,
+};
 use crate::valid;
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
@@ -48,8 +50,38 @@ fn conventions(
     (span_name, fixed)
 }
 
-fn borrowed<'a>(fixed: &'a [(&'static str, LitStr)]) -> Vec<(&'static str, &'a LitStr)> {
-    fixed.iter().map(|(k, v)| (*k, v)).collect()
+/// What both messaging macros derive from their options before deciding how the span starts.
+struct Parts {
+    krate: TokenStream,
+    scope: TokenStream,
+    name: LitStr,
+    kind: proc_macro2::Ident,
+    attributes: TokenStream,
+    used_params: Vec<String>,
+}
+
+fn parts(
+    common: &Common,
+    messaging: &Messaging,
+    operation: &str,
+    kind: Kind,
+    carrier: Option<&Carrier>,
+    function: &Function,
+) -> Parts {
+    let krate = common.krate();
+    let (default_name, fixed) = conventions(messaging, operation, function);
+    let fixed: Vec<(&'static str, &LitStr)> = fixed.iter().map(|(k, v)| (*k, v)).collect();
+    let mut used_params = idents_in_fields(common);
+    let carrier = carrier.map(|c| &c.0);
+    collect_idents(quote!(#carrier), &mut used_params);
+    Parts {
+        scope: scope(&krate),
+        name: span_name(common, default_name, function),
+        kind: common.kind.unwrap_or(kind).variant(),
+        attributes: attributes(common, &fixed),
+        used_params,
+        krate,
+    }
 }
 
 pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -60,15 +92,22 @@ pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
         valid::consumer,
         |options, function| {
             let common = options.common();
-            let krate = common.krate();
-            let scope = scope(&krate);
-            let (default_name, fixed) = conventions(&options.messaging, "process", &function);
-            let name = span_name(common, default_name, &function);
-            let kind = common.kind.unwrap_or(Kind::Consumer).variant();
-            let attributes = attributes(common, &borrowed(&fixed));
-            let mut used_params = idents_in_fields(common);
+            let Parts {
+                krate,
+                scope,
+                name,
+                kind,
+                attributes,
+                mut used_params,
+            } = parts(
+                common,
+                &options.messaging,
+                "process",
+                Kind::Consumer,
+                options.carrier.as_ref(),
+                &function,
+            );
             let carrier = options.carrier.as_ref().map(|c| &c.0);
-            collect_idents(quote!(#carrier), &mut used_params);
             let start = match &options.batch {
                 Some(batch) => {
                     let batch = &batch.0;
@@ -118,15 +157,22 @@ pub fn traced_producer(args: TokenStream, item: TokenStream) -> TokenStream {
         valid::producer,
         |options, function| {
             let common = options.common();
-            let krate = common.krate();
-            let scope = scope(&krate);
-            let (default_name, fixed) = conventions(&options.messaging, "send", &function);
-            let name = span_name(common, default_name, &function);
-            let kind = common.kind.unwrap_or(Kind::Producer).variant();
-            let attributes = attributes(common, &borrowed(&fixed));
+            let Parts {
+                krate,
+                scope,
+                name,
+                kind,
+                attributes,
+                used_params,
+            } = parts(
+                common,
+                &options.messaging,
+                "send",
+                Kind::Producer,
+                options.carrier.as_ref(),
+                &function,
+            );
             let carrier = options.carrier.as_ref().map(|c| &c.0);
-            let mut used_params = idents_in_fields(common);
-            collect_idents(quote!(#carrier), &mut used_params);
             let plan = Plan {
                 start: quote! {
                     #krate::__private::start(
