@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 /// Each thread caches one tracer per scope. Reading the global provider costs a lock and two
 /// reference-count updates (about 28 ns here), more than tracing a call should add, so a cached
 /// tracer is re-checked against the global provider only
-/// - when [`EPOCH`] moved: tracebound's installers (`init`, `Setup::install`,
+/// - when `EPOCH` moved: tracebound's installers (`init`, `Setup::install`,
 ///   `testing::install`) and [`refresh_provider`] move it, so their providers apply to the very
 ///   next call; and
 /// - every [`RECHECK_EVERY`] calls of the function on the thread, so a provider installed with
