@@ -23,13 +23,23 @@ fn first(flag: &AtomicBool) -> bool {
 }
 
 /// A consumer found no valid context in `carrier`: say why, if the carrier shows it.
-pub(crate) fn no_remote_context(carrier: &dyn Extract, fields: &[String]) {
+///
+/// Called for every message without a context, so it does nothing once every warning was
+/// given, and asks for the propagator's `fields` only when a known header is present.
+pub(crate) fn no_remote_context(carrier: &dyn Extract, fields: impl FnOnce() -> Vec<String>) {
+    let given = |flag: &AtomicBool| flag.load(Ordering::Relaxed);
+    if UNREADABLE.iter().all(given) && given(&MALFORMED) {
+        return;
+    }
     let keys = carrier.keys();
+    let mut fields = Some(fields);
+    let mut known: Option<Vec<String>> = None;
     for (i, (header, propagator)) in KNOWN.iter().enumerate() {
         let present = keys.iter().any(|k| k.eq_ignore_ascii_case(header));
         if !present {
             continue;
         }
+        let fields = known.get_or_insert_with(|| fields.take().map(|f| f()).unwrap_or_default());
         if !fields.iter().any(|f| f.eq_ignore_ascii_case(header)) {
             if first(&UNREADABLE[i]) {
                 tracing::warn!(

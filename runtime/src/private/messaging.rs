@@ -31,14 +31,14 @@ pub fn start_consumer(
     let remote_span = remote.span().span_context().clone();
     let from_remote = remote_span.is_valid() && remote_span.is_remote();
     if !from_remote {
-        let fields =
-            propagation::with_propagator(|p| p.fields().map(str::to_owned).collect::<Vec<_>>());
-        crate::diagnostics::no_remote_context(carrier, &fields);
+        crate::diagnostics::no_remote_context(carrier, || {
+            propagation::with_propagator(|p| p.fields().map(str::to_owned).collect())
+        });
     }
     match (relation, from_remote) {
         (Relation::Parent, true) => {
             let span = scope.build(|| builder(name, kind, attributes(), Vec::new()), &remote);
-            Started::new(&remote, span, || remote.clone())
+            Started::new(remote, span, |remote| remote)
         }
         (Relation::Link, true) => {
             let links = || vec![Link::with_context(remote_span)];
@@ -46,14 +46,14 @@ pub fn start_consumer(
                 || builder(name, kind, attributes(), links()),
                 &Context::new(),
             );
-            Started::new(&remote, span, || without_span(&remote))
+            Started::new(remote, span, |remote| without_span(&remote))
         }
         (_, false) => {
             let span = scope.build(
                 || builder(name, kind, attributes(), Vec::new()),
                 &Context::new(),
             );
-            Started::new(&remote, span, || without_span(&remote))
+            Started::new(remote, span, |remote| without_span(&remote))
         }
     }
 }
@@ -91,7 +91,7 @@ where
         },
         &parent,
     );
-    Started::new(&parent, span, || parent.clone())
+    Started::new(parent, span, |parent| parent)
 }
 
 /// Writes the producer span's context (and baggage) into the outgoing carrier.

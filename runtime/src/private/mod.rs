@@ -33,8 +33,8 @@ pub struct Started {
 }
 
 impl Started {
-    /// `span` in `cx`, or `cx` alone (`or`) when no span was built.
-    fn new(cx: &Context, span: Option<BoxedSpan>, or: impl FnOnce() -> Context) -> Self {
+    /// `span` in `cx`, or `or(cx)` when no span was built.
+    fn new(cx: Context, span: Option<BoxedSpan>, or: impl FnOnce(Context) -> Context) -> Self {
         match span {
             Some(span) => {
                 let live = span.is_recording();
@@ -44,7 +44,7 @@ impl Started {
                 }
             }
             None => Started {
-                cx: or(),
+                cx: or(cx),
                 live: false,
             },
         }
@@ -65,10 +65,10 @@ pub fn start(
     let builder = || builder(name, kind, attributes(), Vec::new());
     if root {
         let span = scope.build(builder, &Context::new());
-        Started::new(&parent, span, || without_span(&parent))
+        Started::new(parent, span, |parent| without_span(&parent))
     } else {
         let span = scope.build(builder, &parent);
-        Started::new(&parent, span, || parent.clone())
+        Started::new(parent, span, |parent| parent)
     }
 }
 
