@@ -75,6 +75,8 @@
 //! # Features
 //! - `tokio` (default): [`spawn`], [`spawn_blocking`], [`spawn_local`].
 //! - `testing`: [`testing::install`], an in-memory exporter, and [`testing::TraceTree`].
+//! - `sdk`: [`set_tracer_provider`], which installs an OpenTelemetry SDK provider so that
+//!   traced functions build their spans with its tracer directly (the fastest path).
 //! - `setup`: [`init`] and [`setup::Setup`], a provider and propagator from `OTEL_*` variables.
 //! - `otlp`: the OTLP exporter for `setup`.
 //! - `http`, `lapin`, `nats`, `kafka`: the header types of those crates as carriers.
@@ -86,6 +88,7 @@ mod diagnostics;
 pub mod env;
 mod field;
 pub mod propagation;
+mod provider;
 #[cfg(feature = "tokio")]
 mod spawn;
 pub mod thread;
@@ -110,7 +113,9 @@ pub use field::FieldValue;
 pub use spawn::{spawn, spawn_blocking, spawn_local};
 pub use token::{ContextToken, Snapshot, attach, with_context};
 
-pub use __private::refresh_provider;
+pub use provider::refresh_provider;
+#[cfg(feature = "sdk")]
+pub use provider::set_tracer_provider;
 
 /// Traces an async function, starting its span when the function is **called**.
 ///

@@ -110,9 +110,9 @@ impl<R> Drop for Blocking<R> {
     fn drop(&mut self) {
         // Never started: the span ends here. Once started, the body ends it wherever it runs.
         if let State::Ready(started, _) = &self.state
-            && started.live
+            && let Some(cx) = started.live_span()
         {
-            let span = started.cx.span();
+            let span = cx.span();
             span.add_event("cancelled", Vec::new());
             span.end();
         }

@@ -1,7 +1,7 @@
 //! Span starts for the messaging macros: extract then start (consumers), start then inject
 //! (producers), one span linking many messages (batches).
 
-use super::{Scope, Started, builder, without_span};
+use super::{Scope, Started, builder};
 use crate::carrier::{Extract, Inject};
 use crate::propagation;
 use opentelemetry::trace::{Link, SpanKind, TraceContextExt};
@@ -28,33 +28,28 @@ pub fn start_consumer(
     attributes: impl FnOnce() -> Option<Vec<KeyValue>>,
 ) -> Started {
     let remote = propagation::extract(carrier);
-    let remote_span = remote.span().span_context().clone();
+    let remote_span = remote.span();
+    let remote_span = remote_span.span_context();
     let from_remote = remote_span.is_valid() && remote_span.is_remote();
     if !from_remote {
         crate::diagnostics::no_remote_context(carrier, || {
             propagation::with_propagator(|p| p.fields().map(str::to_owned).collect())
         });
     }
-    match (relation, from_remote) {
-        (Relation::Parent, true) => {
-            let span = scope.build(|| builder(name, kind, attributes(), Vec::new()), &remote);
-            Started::new(remote, span, |remote| remote)
-        }
-        (Relation::Link, true) => {
-            let links = || vec![Link::with_context(remote_span)];
-            let span = scope.build(
-                || builder(name, kind, attributes(), links()),
-                &Context::new(),
-            );
-            Started::new(remote, span, |remote| without_span(&remote))
-        }
-        (_, false) => {
-            let span = scope.build(
-                || builder(name, kind, attributes(), Vec::new()),
-                &Context::new(),
-            );
-            Started::new(remote, span, |remote| without_span(&remote))
-        }
+    let links = || match (relation, from_remote) {
+        (Relation::Link, true) => vec![Link::with_context(remote_span.clone())],
+        _ => Vec::new(),
+    };
+    // A child of the remote span, or a new trace: linked to it, or with nothing to continue.
+    let root = relation == Relation::Link || !from_remote;
+    match scope.tracer() {
+        Some(tracer) => tracer.start(
+            scope,
+            || builder(name, kind, attributes(), links()),
+            &remote,
+            root,
+        ),
+        None => Started::without_span(&remote, root),
     }
 }
 
@@ -82,20 +77,22 @@ where
             links.push(Link::with_context(span.span_context().clone()));
         }
     }
-    let parent = Context::current();
-    let span = scope.build(
-        || {
-            let mut attributes = attributes().unwrap_or_default();
-            attributes.push(KeyValue::new("messaging.batch.message_count", count));
-            builder(name, kind, Some(attributes), links)
-        },
-        &parent,
-    );
-    Started::new(parent, span, |parent| parent)
+    let builder = || {
+        let mut attributes = attributes().unwrap_or_default();
+        attributes.push(KeyValue::new("messaging.batch.message_count", count));
+        builder(name, kind, Some(attributes), links)
+    };
+    match scope.tracer() {
+        Some(tracer) => tracer.start(scope, builder, &Context::current(), false),
+        None => Context::map_current(|current| Started::without_span(current, false)),
+    }
 }
 
-/// Writes the producer span's context (and baggage) into the outgoing carrier.
+/// Writes the producer span's context (and baggage) into the outgoing carrier; nothing when
+/// the call carries nothing.
 #[inline]
 pub fn inject<C: Inject + ?Sized>(started: &Started, carrier: &mut C) {
-    propagation::inject_context(&started.cx, carrier);
+    if let Some(cx) = &started.cx {
+        propagation::inject_context(cx, carrier);
+    }
 }

@@ -6,6 +6,7 @@ mod blocking;
 mod messaging;
 mod outcome;
 mod scope;
+mod started;
 mod sync;
 mod traced;
 
@@ -15,44 +16,20 @@ pub use messaging::{Relation, inject, start_batch, start_consumer};
 pub use opentelemetry::trace::SpanKind;
 pub use opentelemetry::{Context, KeyValue};
 pub use outcome::{Outcome, RecordAnyErr, RecordDisplayErr, RecordNothing, no_record};
-pub use scope::{RECHECK_EVERY, Scope, refresh_provider};
+pub use scope::{RECHECK_EVERY, Scope};
+pub use started::Started;
 pub use sync::{SyncScope, enter_sync};
 pub use traced::{Traced, instrument};
 
 use crate::FieldValue;
-use opentelemetry::global::BoxedSpan;
-use opentelemetry::trace::{Link, Span as _, SpanBuilder, TraceContextExt};
+use opentelemetry::trace::{Link, SpanBuilder};
 use std::borrow::Cow;
-
-/// The context of a traced call, and whether the call owns a recording span in it that it
-/// must end. With no provider installed, or for an unsampled span, there is nothing to end.
-#[derive(Clone, Debug)]
-pub struct Started {
-    pub(crate) cx: Context,
-    pub(crate) live: bool,
-}
-
-impl Started {
-    /// `span` in `cx`, or `or(cx)` when no span was built.
-    fn new(cx: Context, span: Option<BoxedSpan>, or: impl FnOnce(Context) -> Context) -> Self {
-        match span {
-            Some(span) => {
-                let live = span.is_recording();
-                Started {
-                    cx: cx.with_span(span),
-                    live,
-                }
-            }
-            None => Started {
-                cx: or(cx),
-                live: false,
-            },
-        }
-    }
-}
 
 /// Starts a span as a child of the current context (or as a new root) and returns the context
 /// that holds it. Called once per call of a traced function, before its body runs.
+///
+/// With no provider installed this builds nothing, evaluates no field, and clones no context
+/// unless the current one carries something.
 #[inline]
 pub fn start(
     scope: &'static Scope,
@@ -61,20 +38,15 @@ pub fn start(
     root: bool,
     attributes: impl FnOnce() -> Option<Vec<KeyValue>>,
 ) -> Started {
-    let parent = Context::current();
-    let builder = || builder(name, kind, attributes(), Vec::new());
-    if root {
-        let span = scope.build(builder, &Context::new());
-        Started::new(parent, span, |parent| without_span(&parent))
-    } else {
-        let span = scope.build(builder, &parent);
-        Started::new(parent, span, |parent| parent)
+    match scope.tracer() {
+        Some(tracer) => tracer.start(
+            scope,
+            || builder(name, kind, attributes(), Vec::new()),
+            &Context::current(),
+            root,
+        ),
+        None => Context::map_current(|current| Started::without_span(current, root)),
     }
-}
-
-/// `cx` with no span in it (its baggage kept).
-fn without_span(cx: &Context) -> Context {
-    cx.with_remote_span_context(opentelemetry::trace::SpanContext::empty_context())
 }
 
 #[inline]
@@ -114,6 +86,6 @@ pub fn no_fields() -> Option<Vec<KeyValue>> {
 /// that anything it starts before returning its future is a child of the function's span.
 #[inline]
 pub fn in_context<T>(started: &Started, f: impl FnOnce() -> T) -> T {
-    let _guard = started.cx.clone().attach();
+    let _guard = started.attach();
     f()
 }

@@ -1,19 +1,19 @@
-use opentelemetry::Context;
+use crate::provider::{EPOCH, Tracer, tracer_of};
 use opentelemetry::InstrumentationScope;
-use opentelemetry::global::{self, BoxedSpan, BoxedTracer, GlobalTracerProvider};
-use opentelemetry::trace::{Span as _, SpanBuilder, TraceContextExt, Tracer, TracerProvider};
+use opentelemetry::global::{self, GlobalTracerProvider};
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The instrumentation scope of one traced function: the user's crate name and version.
 ///
 /// Each thread caches one tracer per scope. Reading the global provider costs a lock and two
-/// reference-count updates (about 28 ns here), more than tracing a call should add, so a cached
-/// tracer is re-checked against the global provider only
-/// - when `EPOCH` moved: tracebound's installers (`init`, `Setup::install`,
-///   `testing::install`) and [`refresh_provider`] move it, so their providers apply to the very
-///   next call; and
-/// - every [`RECHECK_EVERY`] calls of the function on the thread, so a provider installed with
+/// reference-count updates (about 28 ns here), more than tracing a call should add, so a
+/// thread re-checks its tracers against the global provider only
+/// - when `EPOCH` moved: tracebound's installers (`set_tracer_provider`, `init`,
+///   `Setup::install`, `testing::install`) and `refresh_provider` move it, so their providers
+///   apply to the very next call; and
+/// - every [`RECHECK_EVERY`] traced calls on the thread, so a provider installed with
 ///   `opentelemetry::global::set_tracer_provider` directly is picked up within that many calls.
 #[derive(Debug)]
 pub struct Scope {
@@ -22,25 +22,33 @@ pub struct Scope {
     slot: AtomicUsize,
 }
 
-/// Moves whenever tracebound installs a provider, or is told one was installed.
-pub(crate) static EPOCH: AtomicU64 = AtomicU64::new(0);
-
-/// Calls of one function on one thread between checks of the global provider.
+/// Traced calls on one thread between checks of the global provider.
 pub const RECHECK_EVERY: u32 = 128;
 
-struct Cached {
-    key: ProviderKey,
-    // Keeps the provider the tracer came from alive, so that its address cannot be reused by
-    // a newer provider while this entry compares against it.
-    _provider: GlobalTracerProvider,
-    tracer: BoxedTracer,
+/// One thread's view of the global provider and the tracers it made.
+struct Cache {
+    /// The provider the tracers came from, kept alive so that its address cannot be reused by
+    /// a newer provider while the cache compares against it. `None` before the first call.
+    provider: Option<(ProviderKey, GlobalTracerProvider)>,
+    /// The provider answered like OpenTelemetry's no-op one: traced calls build nothing.
     noop: bool,
     epoch: u64,
     until_recheck: u32,
+    /// By scope slot. Shared with the calls using them, so that no borrow of the cache is
+    /// held while a span starts (a span processor may call a traced function).
+    tracers: Vec<Option<Rc<Tracer>>>,
 }
 
 thread_local! {
-    static TRACERS: RefCell<Vec<Option<Cached>>> = const { RefCell::new(Vec::new()) };
+    static CACHE: RefCell<Cache> = const {
+        RefCell::new(Cache {
+            provider: None,
+            noop: false,
+            epoch: 0,
+            until_recheck: 0,
+            tracers: Vec::new(),
+        })
+    };
 }
 
 static NEXT_SLOT: AtomicUsize = AtomicUsize::new(1);
@@ -54,129 +62,111 @@ impl Scope {
         }
     }
 
+    #[inline]
     fn slot(&self) -> usize {
         match self.slot.load(Ordering::Relaxed) {
-            0 => {
-                let fresh = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
-                match self
-                    .slot
-                    .compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed)
-                {
-                    Ok(_) => fresh - 1,
-                    Err(won) => won - 1,
-                }
-            }
+            0 => self.assign_slot(),
             n => n - 1,
         }
     }
 
-    fn tracer_from(&self, provider: &GlobalTracerProvider) -> BoxedTracer {
+    #[cold]
+    fn assign_slot(&self) -> usize {
+        let fresh = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
+        match self
+            .slot
+            .compare_exchange(0, fresh, Ordering::Relaxed, Ordering::Relaxed)
+        {
+            Ok(_) => fresh - 1,
+            Err(won) => won - 1,
+        }
+    }
+
+    fn tracer_from(&self, provider: &GlobalTracerProvider) -> Tracer {
         let mut scope = InstrumentationScope::builder(self.name);
         if let Some(version) = self.version {
             scope = scope.with_version(version);
         }
-        provider.tracer_with_scope(scope.build())
+        tracer_of(provider, scope.build())
     }
 
-    /// Builds a span with this scope's tracer on this thread; `None` when no provider is
-    /// installed (the no-op tracer's span would carry nothing the parent does not).
+    /// This scope's tracer on this thread; `None` when no provider is installed (or, on a
+    /// thread being torn down, when the cache is gone).
     #[inline]
-    pub(crate) fn build(
-        &'static self,
-        builder: impl FnOnce() -> SpanBuilder,
-        parent: &Context,
-    ) -> Option<BoxedSpan> {
+    pub(crate) fn tracer(&'static self) -> Option<Rc<Tracer>> {
         let slot = self.slot();
         let epoch = EPOCH.load(Ordering::Acquire);
-        let mut builder = Some(builder);
-        let cached = TRACERS.try_with(|cell| {
-            let Ok(mut tracers) = cell.try_borrow_mut() else {
-                return None;
-            };
-            if tracers.len() <= slot {
-                tracers.resize_with(slot + 1, || None);
+        CACHE
+            .try_with(|cell| {
+                // Busy only if making a tracer called back into a traced function.
+                let mut cache = cell.try_borrow_mut().ok()?;
+                if cache.epoch == epoch && cache.until_recheck > 0 {
+                    cache.until_recheck -= 1;
+                } else {
+                    cache.recheck(epoch);
+                }
+                if cache.noop {
+                    return None;
+                }
+                Some(cache.tracer(slot, self))
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// Which tracer this scope uses on this thread: `"sdk"`, `"boxed"` or `"noop"`. For tests
+    /// that check which path tracebound takes with a given installation.
+    pub fn tracer_kind(&'static self) -> &'static str {
+        match self.tracer().as_deref() {
+            None | Some(Tracer::Noop) => "noop",
+            #[cfg(feature = "sdk")]
+            Some(Tracer::Sdk(_)) => "sdk",
+            Some(Tracer::Boxed(_)) => "boxed",
+        }
+    }
+
+    /// Records that this thread's provider answered like a no-op one.
+    #[cold]
+    pub(crate) fn found_noop(&self) {
+        let _ = CACHE.try_with(|cell| {
+            if let Ok(mut cache) = cell.try_borrow_mut() {
+                cache.noop = true;
             }
-            let entry = &mut tracers[slot];
-            let fresh = entry
-                .as_mut()
-                .filter(|c| c.epoch == epoch && c.until_recheck > 0)
-                .map(|c| c.until_recheck -= 1)
-                .is_some();
-            if !fresh {
-                self.recheck(entry, epoch);
-            }
-            let cached = entry.as_mut()?;
-            if cached.noop {
-                return Some(None);
-            }
-            let span = cached.tracer.build_with_context(builder.take()?(), parent);
-            Some(if is_noop(&span, parent) {
-                cached.noop = true;
-                None
-            } else {
-                Some(span)
+        });
+    }
+}
+
+impl Cache {
+    /// This thread's tracer for the scope in `slot`, made on first use.
+    #[inline]
+    fn tracer(&mut self, slot: usize, scope: &Scope) -> Rc<Tracer> {
+        if self.tracers.len() <= slot {
+            self.tracers.resize_with(slot + 1, || None);
+        }
+        let provider = self.provider.as_ref().map(|(_, provider)| provider);
+        let tracer = self.tracers[slot].get_or_insert_with(|| {
+            Rc::new(match provider {
+                Some(provider) => scope.tracer_from(provider),
+                None => Tracer::Noop,
             })
         });
-        match (cached, builder) {
-            (Ok(Some(span)), _) => span,
-            // Re-entered from a span processor, or called while the thread is being torn down.
-            (_, Some(builder)) => {
-                let tracer = self.tracer_from(&global::tracer_provider());
-                let span = tracer.build_with_context(builder(), parent);
-                (!is_noop(&span, parent)).then_some(span)
-            }
-            (_, None) => unreachable!("the builder was used but no span came back"),
-        }
+        Rc::clone(tracer)
     }
 
-    /// Compares the cached tracer's provider with the global one, replacing it if it changed.
+    /// Compares the cached provider with the global one; if it changed, the tracers made by
+    /// the old one are dropped.
     #[cold]
-    fn recheck(&self, entry: &mut Option<Cached>, epoch: u64) {
+    fn recheck(&mut self, epoch: u64) {
         let provider = global::tracer_provider();
         let key = ProviderKey::of(&provider);
-        match entry {
-            Some(cached) if cached.key == key => {
-                cached.epoch = epoch;
-                cached.until_recheck = RECHECK_EVERY;
-            }
-            _ => {
-                *entry = Some(Cached {
-                    key,
-                    tracer: self.tracer_from(&provider),
-                    noop: false,
-                    epoch,
-                    until_recheck: RECHECK_EVERY,
-                    _provider: provider,
-                });
-            }
+        if !matches!(self.provider, Some((cached, _)) if cached == key) {
+            self.provider = Some((key, provider));
+            self.noop = false;
+            self.tracers.clear();
         }
+        self.epoch = epoch;
+        self.until_recheck = RECHECK_EVERY;
     }
-}
-
-/// Only the no-op tracer of "no provider installed" answers an invalid parent with an invalid
-/// span context: an SDK makes ids even for spans it does not sample.
-fn is_noop(span: &BoxedSpan, parent: &Context) -> bool {
-    let noop = !span.span_context().is_valid() && !parent.span().span_context().is_valid();
-    if noop {
-        crate::diagnostics::no_provider();
-    }
-    noop
-}
-
-/// Tells tracebound that the global tracer provider was replaced, so that every traced
-/// function uses the new one from its next call.
-///
-/// Needed only after `opentelemetry::global::set_tracer_provider` is called while traced
-/// functions already run; tracebound's own installers (`tracebound::init`, `Setup::install`,
-/// `testing::install`) do it themselves. Without it, the new provider is picked up within 128
-/// calls of each traced function on each thread.
-///
-/// ```
-/// opentelemetry::global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
-/// tracebound::refresh_provider();
-/// ```
-pub fn refresh_provider() {
-    EPOCH.fetch_add(1, Ordering::AcqRel);
 }
 
 /// The identity of a global tracer provider: the address of its shared allocation.

@@ -6,19 +6,17 @@ use opentelemetry::{Context, ContextGuard};
 /// The span of a synchronous traced body: attached while the body runs, ended by
 /// [`finish`](SyncScope::finish), or as failed if the body panics.
 pub struct SyncScope {
-    cx: Context,
-    live: bool,
+    started: Started,
     finished: bool,
-    _attached: ContextGuard,
+    _attached: Option<ContextGuard>,
 }
 
 /// Attaches the call's context for the synchronous body that follows.
 #[inline]
 pub fn enter_sync(started: Started) -> SyncScope {
     SyncScope {
-        _attached: started.cx.clone().attach(),
-        cx: started.cx,
-        live: started.live,
+        _attached: started.attach(),
+        started,
         finished: false,
     }
 }
@@ -27,9 +25,9 @@ impl SyncScope {
     /// Records the body's output and ends the span.
     #[inline]
     pub fn finish<T, R: FnOnce(&T, &Context)>(mut self, output: &T, record: R) {
-        if self.live {
-            record(output, &self.cx);
-            self.cx.span().end();
+        if let Some(cx) = self.started.live_span() {
+            record(output, cx);
+            cx.span().end();
         }
         self.finished = true;
     }
@@ -37,8 +35,10 @@ impl SyncScope {
 
 impl Drop for SyncScope {
     fn drop(&mut self) {
-        if !self.finished && self.live {
-            end_panicked(&self.cx);
+        if !self.finished
+            && let Some(cx) = self.started.live_span()
+        {
+            end_panicked(cx);
         }
     }
 }

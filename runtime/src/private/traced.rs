@@ -11,8 +11,7 @@ pin_project_lite::pin_project! {
     /// cancellation or panic.
     #[must_use = "futures do nothing unless awaited or spawned"]
     pub struct Traced<F, R> {
-        cx: Context,
-        live: bool,
+        started: Started,
         // `Some` until the future completes; `R` records the output (an error, say) first.
         record: Option<R>,
         #[pin]
@@ -22,8 +21,10 @@ pin_project_lite::pin_project! {
     impl<F, R> PinnedDrop for Traced<F, R> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if this.record.take().is_some() && *this.live {
-                let span = this.cx.span();
+            if this.record.take().is_some()
+                && let Some(cx) = this.started.live_span()
+            {
+                let span = cx.span();
                 span.add_event("cancelled", Vec::new());
                 span.end();
             }
@@ -40,8 +41,7 @@ where
     R: FnOnce(&F::Output, &Context),
 {
     Traced {
-        cx: started.cx,
-        live: started.live,
+        started,
         record: Some(record),
         future,
     }
@@ -57,10 +57,9 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, task: &mut task::Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _attached = this.cx.clone().attach();
+        let _attached = this.started.attach();
         let mut unwind = OnUnwind {
-            cx: this.cx,
-            live: *this.live,
+            cx: this.started.live_span(),
             record: this.record,
             armed: true,
         };
@@ -68,10 +67,10 @@ where
         unwind.armed = false;
         if let Poll::Ready(output) = &poll
             && let Some(record) = unwind.record.take()
-            && unwind.live
+            && let Some(cx) = unwind.cx
         {
-            record(output, unwind.cx);
-            unwind.cx.span().end();
+            record(output, cx);
+            cx.span().end();
         }
         poll
     }
@@ -79,16 +78,19 @@ where
 
 /// Ends the span as failed when the body panics inside `poll`; the panic keeps unwinding.
 struct OnUnwind<'a, R> {
-    cx: &'a Context,
-    live: bool,
+    /// The span to end, if the call owns a recording one.
+    cx: Option<&'a Context>,
     record: &'a mut Option<R>,
     armed: bool,
 }
 
 impl<R> Drop for OnUnwind<'_, R> {
     fn drop(&mut self) {
-        if self.armed && self.record.take().is_some() && self.live {
-            end_panicked(self.cx);
+        if self.armed
+            && self.record.take().is_some()
+            && let Some(cx) = self.cx
+        {
+            end_panicked(cx);
         }
     }
 }

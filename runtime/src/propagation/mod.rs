@@ -12,6 +12,7 @@ mod trace_context;
 
 pub use b3::B3Propagator;
 pub use baggage::BaggagePropagator;
+#[cfg(feature = "setup")]
 pub(crate) use baggage::decode as percent_decode;
 pub use jaeger::JaegerPropagator;
 pub use trace_context::TraceContextPropagator;

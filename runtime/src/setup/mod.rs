@@ -278,8 +278,7 @@ impl Setup {
             builder = builder.with_span_processor(BoxedProcessor(processor));
         }
         let provider = builder.build();
-        opentelemetry::global::set_tracer_provider(provider.clone());
-        crate::refresh_provider();
+        crate::set_tracer_provider(provider.clone());
         propagation::set_configured(composite(&resolved.propagators));
         Ok(Guard { provider })
     }
@@ -331,7 +330,7 @@ impl Setup {
     }
 
     #[cfg(not(feature = "otlp"))]
-    fn otlp(&self) -> Result<opentelemetry_sdk::trace::InMemorySpanExporter, SetupError> {
+    fn otlp(&self) -> Result<NoOtlp, SetupError> {
         Err(invalid(
             "OTEL_TRACES_EXPORTER",
             "otlp",
@@ -586,6 +585,21 @@ impl SpanProcessor for BoxedProcessor {
     }
     fn set_resource(&mut self, resource: &Resource) {
         self.0.set_resource(resource);
+    }
+}
+
+/// The exporter `otlp` would give without the `otlp` feature: there is none.
+#[cfg(not(feature = "otlp"))]
+#[derive(Debug)]
+enum NoOtlp {}
+
+#[cfg(not(feature = "otlp"))]
+impl opentelemetry_sdk::trace::SpanExporter for NoOtlp {
+    async fn export(
+        &self,
+        _batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        match *self {}
     }
 }
 

@@ -50,8 +50,7 @@ static RECORDER: OnceLock<Recorder> = OnceLock::new();
 /// runs after another one replaced the global provider still records.
 pub fn install() -> Recorder {
     let recorder = recorder();
-    opentelemetry::global::set_tracer_provider(recorder.provider.clone());
-    crate::refresh_provider();
+    crate::set_tracer_provider(recorder.provider.clone());
     recorder
 }
 

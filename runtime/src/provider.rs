@@ -1,0 +1,123 @@
+//! Which tracer provider traced functions use: OpenTelemetry's global one, with a per-thread
+//! cache of each function's tracer (see `__private::Scope`) that these functions keep current.
+
+use opentelemetry::InstrumentationScope;
+use opentelemetry::global::{BoxedTracer, GlobalTracerProvider};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Moves whenever tracebound installs a provider, or is told one was installed.
+pub(crate) static EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// Tells tracebound that the global tracer provider was replaced, so that every traced
+/// function uses the new one from its next call.
+///
+/// Needed only after `opentelemetry::global::set_tracer_provider` is called while traced
+/// functions already run; tracebound's own installers ([`set_tracer_provider`](crate::set_tracer_provider),
+/// `tracebound::init`, `Setup::install`, `testing::install`) do it themselves. Without it,
+/// the new provider is picked up within 128 calls of each traced function on each thread.
+///
+/// ```
+/// opentelemetry::global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
+/// tracebound::refresh_provider();
+/// ```
+pub fn refresh_provider() {
+    EPOCH.fetch_add(1, Ordering::AcqRel);
+}
+
+/// A traced function's tracer on one thread.
+pub(crate) enum Tracer {
+    /// No provider is installed (the global one answers like OpenTelemetry's no-op provider).
+    Noop,
+    /// The SDK provider installed by [`set_tracer_provider`](crate::set_tracer_provider): its
+    /// tracer builds spans that go into a context without being boxed twice.
+    #[cfg(feature = "sdk")]
+    Sdk(opentelemetry_sdk::trace::SdkTracer),
+    /// Any other provider, through OpenTelemetry's boxed global tracer.
+    Boxed(BoxedTracer),
+}
+
+/// The tracer of `scope` from `provider`: the SDK's own tracer when `provider` is an SDK
+/// provider that tracebound installed, else the boxed one every global tracer is.
+pub(crate) fn tracer_of(provider: &GlobalTracerProvider, scope: InstrumentationScope) -> Tracer {
+    #[cfg(feature = "sdk")]
+    return sdk::tracer_of(provider, scope);
+    #[cfg(not(feature = "sdk"))]
+    Tracer::Boxed(opentelemetry::trace::TracerProvider::tracer_with_scope(
+        provider, scope,
+    ))
+}
+
+#[cfg(feature = "sdk")]
+pub use sdk::set_tracer_provider;
+
+#[cfg(feature = "sdk")]
+mod sdk {
+    use super::{Tracer, refresh_provider};
+    use opentelemetry::InstrumentationScope;
+    use opentelemetry::global::{self, GlobalTracerProvider};
+    use opentelemetry::trace::TracerProvider;
+    use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+    use std::cell::Cell;
+
+    /// Installs `provider` as OpenTelemetry's global tracer provider, as
+    /// `opentelemetry::global::set_tracer_provider` does, and has traced functions use it from
+    /// their next call.
+    ///
+    /// Everything that reads the global provider sees `provider` as usual. Traced functions
+    /// also learn its concrete type, so they build spans with the SDK's tracer directly, which
+    /// saves an allocation and a dynamic call per span over a provider installed with
+    /// `global::set_tracer_provider` (which traced functions also use, at the cost of
+    /// hand-written code that uses `global::tracer`).
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::SdkTracerProvider;
+    ///
+    /// let provider = SdkTracerProvider::builder().build();
+    /// tracebound::set_tracer_provider(provider.clone());
+    /// // … and at exit:
+    /// provider.shutdown().unwrap();
+    /// ```
+    pub fn set_tracer_provider(provider: SdkTracerProvider) {
+        global::set_tracer_provider(Installed(provider));
+        refresh_provider();
+    }
+
+    /// The global provider as tracebound installs it: the SDK provider, which hands the
+    /// tracer it makes to a thread that is waiting for it in [`tracer_of`].
+    #[derive(Debug)]
+    struct Installed(SdkTracerProvider);
+
+    thread_local! {
+        /// `Some` while [`tracer_of`] waits on this thread; `Installed` fills it.
+        static HANDOFF: Cell<Option<Option<SdkTracer>>> = const { Cell::new(None) };
+    }
+
+    impl TracerProvider for Installed {
+        type Tracer = SdkTracer;
+
+        fn tracer_with_scope(&self, scope: InstrumentationScope) -> SdkTracer {
+            let tracer = self.0.tracer_with_scope(scope);
+            let _ = HANDOFF.try_with(|handoff| {
+                if let Some(None) = handoff.take() {
+                    handoff.set(Some(Some(tracer.clone())));
+                }
+            });
+            tracer
+        }
+    }
+
+    /// Asks `provider` for a tracer; if the provider is `Installed`, it also hands over its
+    /// typed tracer, on this thread, during the call. Which tracer comes back is decided by
+    /// the provider that answered, so no provider installed meanwhile can be mistaken for it.
+    pub(super) fn tracer_of(
+        provider: &GlobalTracerProvider,
+        scope: InstrumentationScope,
+    ) -> Tracer {
+        let _ = HANDOFF.try_with(|handoff| handoff.set(Some(None)));
+        let boxed = provider.tracer_with_scope(scope);
+        match HANDOFF.try_with(Cell::take).ok().flatten().flatten() {
+            Some(typed) => Tracer::Sdk(typed),
+            None => Tracer::Boxed(boxed),
+        }
+    }
+}
