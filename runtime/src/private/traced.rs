@@ -58,8 +58,12 @@ where
     fn poll(self: Pin<&mut Self>, task: &mut task::Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let _attached = this.started.attach();
+        let Some(cx) = this.started.live_span() else {
+            // Nothing to end or record: a call that carries nothing, or an unsampled span.
+            return this.future.poll(task);
+        };
         let mut unwind = OnUnwind {
-            cx: this.started.live_span(),
+            cx,
             record: this.record,
             armed: true,
         };
@@ -67,7 +71,6 @@ where
         unwind.armed = false;
         if let Poll::Ready(output) = &poll
             && let Some(record) = unwind.record.take()
-            && let Some(cx) = unwind.cx
         {
             record(output, cx);
             cx.span().end();
@@ -78,19 +81,16 @@ where
 
 /// Ends the span as failed when the body panics inside `poll`; the panic keeps unwinding.
 struct OnUnwind<'a, R> {
-    /// The span to end, if the call owns a recording one.
-    cx: Option<&'a Context>,
+    /// The context holding the call's recording span.
+    cx: &'a Context,
     record: &'a mut Option<R>,
     armed: bool,
 }
 
 impl<R> Drop for OnUnwind<'_, R> {
     fn drop(&mut self) {
-        if self.armed
-            && self.record.take().is_some()
-            && let Some(cx) = self.cx
-        {
-            end_panicked(cx);
+        if self.armed && self.record.take().is_some() {
+            end_panicked(self.cx);
         }
     }
 }
