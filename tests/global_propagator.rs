@@ -1,5 +1,6 @@
 //! With no global propagator set, tracebound reads and writes W3C headers; once one is set,
-//! it uses that one. Alone in its binary: it sets the process-wide propagator.
+//! it uses that one: from the next call after `refresh_provider` (or a tracebound installer),
+//! and within 128 uses per thread without it. Alone in its binary: it sets the process-wide propagator.
 
 use opentelemetry::propagation::{
     Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter,
@@ -12,7 +13,7 @@ use tracebound_tests::traced;
 
 type Headers = HashMap<String, String>;
 
-/// A made-up format, `x-span: {trace id}/{span id}`, to tell the propagators apart.
+/// A made-up format, `{field}: {trace id}/{span id}`, to tell the propagators apart.
 #[derive(Debug)]
 struct SlashPropagator(Vec<String>);
 
@@ -20,7 +21,7 @@ impl TextMapPropagator for SlashPropagator {
     fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
         let span = cx.span();
         let sc = span.span_context();
-        injector.set("x-span", format!("{}/{}", sc.trace_id(), sc.span_id()));
+        injector.set(&self.0[0], format!("{}/{}", sc.trace_id(), sc.span_id()));
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
@@ -56,7 +57,24 @@ async fn the_default_is_w3c_and_a_global_propagator_replaces_it() {
     .await;
     trace.assert_parent("process q", "send q");
 
+    assert_eq!(tracebound::__private::propagator_kind(), "default");
+
+    // Set without telling tracebound: each thread looks again within 128 uses.
     global::set_text_map_propagator(SlashPropagator(vec!["x-span".into()]));
+    let window = tracebound::__private::RECHECK_EVERY as usize + 1;
+    let uses_before_switch = (0..window)
+        .take_while(|_| {
+            let mut headers = Headers::new();
+            send_now(&mut headers);
+            !headers.contains_key("x-span")
+        })
+        .count();
+    assert!(
+        uses_before_switch < window,
+        "still not switched after {window} uses"
+    );
+    assert_eq!(tracebound::__private::propagator_kind(), "global");
+
     let ((), trace) = traced("global-propagator", async {
         let mut headers = Headers::new();
         send(&mut headers).await;
@@ -66,3 +84,7 @@ async fn the_default_is_w3c_and_a_global_propagator_replaces_it() {
     .await;
     trace.assert_parent("process q", "send q");
 }
+
+/// Sends with the propagator this thread uses.
+#[traced_producer(carrier = headers)]
+fn send_now(headers: &mut Headers) {}

@@ -8,13 +8,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Moves whenever tracebound installs a provider, or is told one was installed.
 pub(crate) static EPOCH: AtomicU64 = AtomicU64::new(0);
 
-/// Tells tracebound that the global tracer provider was replaced, so that every traced
-/// function uses the new one from its next call.
+/// Tells tracebound that the global tracer provider or propagator was replaced, so that every
+/// traced function and carrier uses the new one from its next call.
 ///
-/// Needed only after `opentelemetry::global::set_tracer_provider` is called while traced
-/// functions already run; tracebound's own installers ([`set_tracer_provider`](crate::set_tracer_provider),
-/// `tracebound::init`, `Setup::install`, `testing::install`) do it themselves. Without it,
-/// the new provider is picked up within 128 calls of each traced function on each thread.
+/// Needed only after `opentelemetry::global::set_tracer_provider` or `set_text_map_propagator`
+/// is called while traced functions already run; tracebound's own installers
+/// ([`set_tracer_provider`](crate::set_tracer_provider), `tracebound::init`, `Setup::install`,
+/// `testing::install`) do it themselves. Without it, the new provider or propagator is picked
+/// up within 128 traced calls (or propagations) on each thread.
 ///
 /// ```
 /// opentelemetry::global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());

@@ -22,6 +22,12 @@ pub use sync::{SyncScope, enter_sync};
 pub use traced::{Traced, instrument};
 
 use crate::FieldValue;
+
+/// Which propagator this thread's carriers use: `"default"`, `"installed"` or `"global"`. For
+/// tests that check which path tracebound takes.
+pub fn propagator_kind() -> &'static str {
+    crate::propagation::propagator_kind()
+}
 use opentelemetry::trace::{Link, SpanBuilder};
 use std::borrow::Cow;
 

@@ -7,6 +7,7 @@
 
 mod b3;
 mod baggage;
+mod choice;
 mod jaeger;
 mod trace_context;
 
@@ -19,14 +20,8 @@ pub use trace_context::TraceContextPropagator;
 
 use crate::carrier::{AsExtractor, AsInjector, Extract, Inject};
 use opentelemetry::Context;
-use opentelemetry::global;
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use std::sync::LazyLock;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Set once a propagator was installed by tracebound's setup: from then on the global one is
-/// used even when it propagates nothing (`OTEL_PROPAGATORS=none`).
-static CONFIGURED: AtomicBool = AtomicBool::new(false);
 
 static DEFAULT: LazyLock<TextMapCompositePropagator> = LazyLock::new(|| {
     TextMapCompositePropagator::new(vec![
@@ -44,28 +39,20 @@ pub fn default_propagator() -> &'static TextMapCompositePropagator {
 /// Installs `propagator` as the global propagator, to be used even if it names no field.
 #[cfg(feature = "setup")]
 pub(crate) fn set_configured<P: TextMapPropagator + Send + Sync + 'static>(propagator: P) {
-    global::set_text_map_propagator(propagator);
-    CONFIGURED.store(true, Ordering::Release);
+    choice::install(propagator);
 }
 
 /// Runs `f` with the global propagator, or with [`default_propagator`] if none was set.
+///
+/// Each thread remembers which that is, and looks again when tracebound installs a propagator
+/// and every 128 uses; a propagator set with `opentelemetry::global::set_text_map_propagator`
+/// is therefore used from the next call after [`refresh_provider`](crate::refresh_provider),
+/// and within 128 uses on each thread without it.
 pub fn with_propagator<T>(f: impl FnOnce(&dyn TextMapPropagator) -> T) -> T {
-    let mut f = Some(f);
-    let configured = CONFIGURED.load(Ordering::Acquire);
-    let from_global = global::get_text_map_propagator(|propagator| {
-        // Every real propagator names the fields it uses; the no-op names none.
-        if configured || propagator.fields().next().is_some() {
-            f.take().map(|f| f(propagator))
-        } else {
-            None
-        }
-    });
-    match (from_global, f) {
-        (Some(result), _) => result,
-        (None, Some(f)) => f(&*DEFAULT),
-        (None, None) => unreachable!("the global propagator was used but returned nothing"),
-    }
+    choice::with_propagator(f)
 }
+
+pub(crate) use choice::kind as propagator_kind;
 
 /// The context in `carrier`, on top of the current context: the remote span context if the
 /// carrier holds a valid one, and its baggage.
