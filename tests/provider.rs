@@ -7,7 +7,7 @@
 use opentelemetry::global;
 use opentelemetry::trace::{
     FutureExt, Link, Span as _, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags,
-    TraceId, TraceState, Tracer,
+    TraceId, TraceState, Tracer, TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -123,6 +123,19 @@ fn both_ways_of_installing_a_provider_record_the_same_trace() {
     tracebound::refresh_provider();
     block_on(leaf());
     assert_eq!(PROBE.tracer_kind(), "noop");
+}
+
+#[test]
+fn a_provider_recording_into_the_recorder_keeps_its_spans_when_shut_down() {
+    let _turn = exclusive();
+    let recorder = testing::recorder();
+    let provider = recording_provider();
+    provider
+        .tracer("tracebound-tests")
+        .start("before-shutdown")
+        .end();
+    provider.shutdown().unwrap();
+    assert_eq!(recorder.tree().all("before-shutdown").len(), 1);
 }
 
 #[test]

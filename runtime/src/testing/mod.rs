@@ -29,10 +29,12 @@ mod tree;
 
 pub use tree::TraceTree;
 
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
-    InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor, SpanData,
+    InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor, SpanData, SpanExporter,
 };
 use std::sync::OnceLock;
+use std::time::Duration;
 
 /// Receives every span ended while it is installed; see [`install`].
 #[derive(Clone, Debug)]
@@ -42,6 +44,22 @@ pub struct Recorder {
 }
 
 static RECORDER: OnceLock<Recorder> = OnceLock::new();
+
+/// The exporter of [`Recorder::processor`]: into the recorder, and never clearing it.
+#[derive(Debug)]
+pub struct Recording(InMemorySpanExporter);
+
+impl SpanExporter for Recording {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        self.0.export(batch).await
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        // The in-memory exporter clears its records on shutdown: every other provider feeding
+        // the same recorder would lose its spans.
+        Ok(())
+    }
+}
 
 /// Installs (once per process) a global tracer provider that exports every span synchronously
 /// into memory, and returns the recorder that reads them.
@@ -91,8 +109,11 @@ impl Recorder {
 
     /// A span processor that records into this recorder, for a provider built elsewhere
     /// (with `tracebound::setup::Setup::span_processor`, say).
-    pub fn processor(&self) -> SimpleSpanProcessor<InMemorySpanExporter> {
-        SimpleSpanProcessor::new(self.exporter.clone())
+    ///
+    /// Shutting that provider down (as dropping its last handle does) keeps what was recorded:
+    /// the recorder outlives the providers that feed it.
+    pub fn processor(&self) -> SimpleSpanProcessor<Recording> {
+        SimpleSpanProcessor::new(Recording(self.exporter.clone()))
     }
 
     /// Forgets the spans recorded so far.
