@@ -91,6 +91,16 @@ impl Tracer {
         match self {
             Tracer::Noop => Started::without_span(base, root),
             #[cfg(feature = "sdk")]
+            Tracer::Sdk(tracer) if parent.span().span_context().is_sampled() => {
+                // A child of a sampled span is recorded, all but certainly: the span moves
+                // into the context untouched (looking at it first costs a copy of its ~300
+                // bytes), and whether it records is read from there.
+                let cx = base.with_span(tracer.build_with_context(builder(), parent));
+                let span = cx.span();
+                let live = span.span_context().is_sampled() || span.is_recording();
+                Started { cx: Some(cx), live }
+            }
+            #[cfg(feature = "sdk")]
             Tracer::Sdk(tracer) => {
                 Started::with_span(base, tracer.build_with_context(builder(), parent))
             }
