@@ -88,29 +88,58 @@ fn measure<F: Future>(make: impl Fn(tokio::sync::oneshot::Receiver<()>) -> F) ->
     (heap, size)
 }
 
+fn unsampled_parent() -> Context {
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    Context::new().with_remote_span_context(SpanContext::new(
+        TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+        SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+        TraceFlags::default(),
+        true,
+        TraceState::NONE,
+    ))
+}
+
 fn main() {
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(Discard)
         .build();
-    global::set_tracer_provider(provider.clone());
-    let parent = Context::current_with_span(provider.tracer("memory").start("parent"));
-    let _parent = tracebound::attach(parent);
+    tracebound::set_tracer_provider(provider.clone());
+    let sampled = Context::current_with_span(provider.tracer("memory").start("parent"));
     // Warm the per-thread tracer cache and the SDK's lazy statics before counting.
     let _ = measure(traced);
     let _ = measure(hand_written);
 
-    let (bare_heap, bare_size) = measure(bare);
-    let (traced_heap, traced_size) = measure(traced);
-    let (hand_heap, hand_size) = measure(hand_written);
+    let rows = {
+        let _parent = tracebound::attach(sampled.clone());
+        let bare = measure(bare);
+        let traced_sdk = measure(traced);
+        let hand = measure(hand_written);
+        global::set_tracer_provider(provider.clone());
+        tracebound::refresh_provider();
+        let traced_global = measure(traced);
+        tracebound::set_tracer_provider(provider.clone());
+        drop(_parent);
+        let _parent = tracebound::attach(unsampled_parent());
+        let traced_unsampled = measure(traced);
+        let hand_unsampled = measure(hand_written);
+        [
+            ("bare async fn", bare),
+            ("#[traced_task]", traced_sdk),
+            (
+                "#[traced_task], provider set with global::set_tracer_provider",
+                traced_global,
+            ),
+            ("OpenTelemetry by hand", hand),
+            ("#[traced_task], unsampled parent", traced_unsampled),
+            ("OpenTelemetry by hand, unsampled parent", hand_unsampled),
+        ]
+    };
+    let (bare_heap, bare_size) = rows[0].1;
     println!(
         "| variant | future size | heap per suspended future (incl. the oneshot) | total | beyond bare |"
     );
     println!("|---|---|---|---|---|");
-    for (name, heap, size) in [
-        ("bare async fn", bare_heap, bare_size),
-        ("#[traced_task]", traced_heap, traced_size),
-        ("OpenTelemetry by hand", hand_heap, hand_size),
-    ] {
+    for (name, (heap, size)) in rows {
         let total = heap + size as isize;
         let beyond = total - (bare_heap + bare_size as isize);
         println!("| {name} | {size} B | {heap} B | {total} B | {beyond} B |");

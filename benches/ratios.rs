@@ -14,6 +14,8 @@
 #[path = "variants.rs"]
 mod variants;
 
+use opentelemetry::Context;
+use opentelemetry::trace::FutureExt;
 use std::hint::black_box;
 use std::time::Instant;
 use variants::*;
@@ -146,13 +148,14 @@ fn consumer() -> Comparison {
     }
 }
 
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
 fn spawn() -> Comparison {
-    let runtime = std::rc::Rc::new(
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap(),
-    );
-    let (tokio, ours) = (runtime.clone(), runtime);
+    let (tokio, ours, by_hand) = (current_thread(), current_thread(), current_thread());
     Comparison {
         baseline: "tokio_spawn",
         calls: 20,
@@ -170,6 +173,88 @@ fn spawn() -> Comparison {
                 Box::new(move |calls| {
                     for _ in 0..calls {
                         black_box(spawn_100(&ours, |i| tracebound::spawn(bare(i))));
+                    }
+                }),
+            ),
+            (
+                "hand_written_spawn",
+                Box::new(move |calls| {
+                    for _ in 0..calls {
+                        black_box(spawn_100(&by_hand, |i| {
+                            tokio::spawn(bare(i).with_context(Context::current()))
+                        }));
+                    }
+                }),
+            ),
+        ],
+    }
+}
+
+fn spawn_stateful() -> Comparison {
+    let (tokio, ours, by_hand) = (current_thread(), current_thread(), current_thread());
+    Comparison {
+        baseline: "tokio_spawn_stateful",
+        calls: 10,
+        variants: vec![
+            (
+                "tokio_spawn_stateful",
+                Box::new(move |calls| {
+                    for _ in 0..calls {
+                        black_box(spawn_100(&tokio, |i| tokio::spawn(stateful(i))));
+                    }
+                }),
+            ),
+            (
+                "tracebound_spawn_stateful",
+                Box::new(move |calls| {
+                    for _ in 0..calls {
+                        black_box(spawn_100(&ours, |i| tracebound::spawn(stateful(i))));
+                    }
+                }),
+            ),
+            (
+                "hand_written_spawn_stateful",
+                Box::new(move |calls| {
+                    for _ in 0..calls {
+                        black_box(spawn_100(&by_hand, |i| {
+                            tokio::spawn(stateful(i).with_context(Context::current()))
+                        }));
+                    }
+                }),
+            ),
+        ],
+    }
+}
+
+fn spawn_blocking() -> Comparison {
+    let pool = std::rc::Rc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap(),
+    );
+    let (tokio, ours) = (pool.clone(), pool);
+    Comparison {
+        baseline: "tokio_spawn_blocking",
+        calls: 2,
+        variants: vec![
+            (
+                "tokio_spawn_blocking",
+                Box::new(move |calls| {
+                    for _ in 0..calls {
+                        black_box(spawn_blocking_100(&tokio, |i| {
+                            tokio::task::spawn_blocking(move || black_box(i))
+                        }));
+                    }
+                }),
+            ),
+            (
+                "tracebound_spawn_blocking",
+                Box::new(move |calls| {
+                    for _ in 0..calls {
+                        black_box(spawn_blocking_100(&ours, |i| {
+                            tracebound::spawn_blocking(move || black_box(i))
+                        }));
                     }
                 }),
             ),
@@ -202,6 +287,14 @@ fn prepare(name: &str) -> (Comparison, Option<tracebound::ContextToken>) {
             install();
             (spawn(), Some(tracebound::attach(parent(true))))
         }
+        "spawn_stateful" => {
+            install();
+            (spawn_stateful(), Some(tracebound::attach(parent(true))))
+        }
+        "spawn_blocking" => {
+            install();
+            (spawn_blocking(), Some(tracebound::attach(parent(true))))
+        }
         other => panic!("no comparison named {other}"),
     }
 }
@@ -212,6 +305,8 @@ const COMPARISONS: &[&str] = &[
     "no_provider",
     "consumer",
     "spawn",
+    "spawn_stateful",
+    "spawn_blocking",
 ];
 
 const ROUNDS: usize = 400;

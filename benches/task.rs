@@ -173,6 +173,18 @@ fn components(c: &mut Criterion) {
         let cx = Context::current();
         b.iter(|| drop(black_box(cx.clone().attach())))
     });
+    group.bench_function("context_read_empty", |b| {
+        let _empty = tracebound::attach(Context::new());
+        b.iter(|| {
+            Context::map_current(|cx| {
+                black_box(
+                    cx.has_active_span()
+                        || cx.is_telemetry_suppressed()
+                        || !cx.baggage().is_empty(),
+                )
+            })
+        })
+    });
     group.bench_function("context_read_span_baggage", |b| {
         b.iter(|| {
             Context::map_current(|cx| {

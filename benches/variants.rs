@@ -183,6 +183,13 @@ pub async fn fastrace_trace(x: u64) -> u64 {
     black_box(x) + 1
 }
 
+/// A body with 256 bytes of state across an await, as real tasks have.
+pub async fn stateful(x: u64) -> u64 {
+    let state = [x as u8; 256];
+    tokio::task::yield_now().await;
+    u64::from(black_box(&state)[0])
+}
+
 pub type Headers = HashMap<String, String>;
 
 /// A carrier holding a sampled `traceparent`.

@@ -51,6 +51,7 @@ pub fn start(
             &Context::current(),
             root,
         ),
+        None if Context::map_current(started::carries_nothing) => Started::NOTHING,
         None => Context::map_current(|current| Started::without_span(current, root)),
     }
 }

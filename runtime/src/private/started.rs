@@ -19,6 +19,12 @@ pub struct Started {
 }
 
 impl Started {
+    /// A call that carries nothing.
+    pub(crate) const NOTHING: Started = Started {
+        cx: None,
+        live: false,
+    };
+
     /// The context holding the span this call must end, if it owns a recording one.
     #[inline]
     pub(crate) fn live_span(&self) -> Option<&Context> {
