@@ -11,7 +11,9 @@ pin_project_lite::pin_project! {
     /// cancellation or panic.
     #[must_use = "futures do nothing unless awaited or spawned"]
     pub struct Traced<F, R> {
-        started: Started,
+        // A `Started`, kept as its two fields so that they share one padding with `record`.
+        cx: Option<Context>,
+        live: bool,
         // `Some` until the future completes; `R` records the output (an error, say) first.
         record: Option<R>,
         #[pin]
@@ -21,8 +23,9 @@ pin_project_lite::pin_project! {
     impl<F, R> PinnedDrop for Traced<F, R> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if this.record.take().is_some()
-                && let Some(cx) = this.started.live_span()
+            if *this.live
+                && this.record.take().is_some()
+                && let Some(cx) = this.cx.as_ref()
             {
                 let span = cx.span();
                 span.add_event("cancelled", Vec::new());
@@ -41,7 +44,8 @@ where
     R: FnOnce(&F::Output, &Context),
 {
     Traced {
-        started,
+        cx: started.cx,
+        live: started.live,
         record: Some(record),
         future,
     }
@@ -57,8 +61,8 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, task: &mut task::Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _attached = this.started.attach();
-        let Some(cx) = this.started.live_span() else {
+        let _attached = this.cx.clone().map(Context::attach);
+        let Some(cx) = this.cx.as_ref().filter(|_| *this.live) else {
             // Nothing to end or record: a call that carries nothing, or an unsampled span.
             return this.future.poll(task);
         };
