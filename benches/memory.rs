@@ -6,10 +6,12 @@
 //!
 //! `cargo bench -p tracebound-benches --bench memory`
 
+#[path = "variants.rs"]
+mod variants;
+
 use opentelemetry::trace::{FutureExt, TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry::{Context, global};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
 use std::pin::Pin;
@@ -33,15 +35,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-#[derive(Debug)]
-struct Discard;
-
-impl SpanExporter for Discard {
-    async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
-        Ok(())
-    }
-}
 
 const FUTURES: usize = 10_000;
 
@@ -88,20 +81,9 @@ fn measure<F: Future>(make: impl Fn(tokio::sync::oneshot::Receiver<()>) -> F) ->
     (heap, size)
 }
 
-fn unsampled_parent() -> Context {
-    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
-    Context::new().with_remote_span_context(SpanContext::new(
-        TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
-        SpanId::from_hex("00f067aa0ba902b7").unwrap(),
-        TraceFlags::default(),
-        true,
-        TraceState::NONE,
-    ))
-}
-
 fn main() {
     let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(Discard)
+        .with_simple_exporter(variants::Discard)
         .build();
     tracebound::set_tracer_provider(provider.clone());
     let sampled = Context::current_with_span(provider.tracer("memory").start("parent"));
@@ -119,7 +101,7 @@ fn main() {
         let traced_global = measure(traced);
         tracebound::set_tracer_provider(provider.clone());
         drop(_parent);
-        let _parent = tracebound::attach(unsampled_parent());
+        let _parent = tracebound::attach(variants::parent(false));
         let traced_unsampled = measure(traced);
         let hand_unsampled = measure(hand_written);
         [

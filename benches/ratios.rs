@@ -17,6 +17,7 @@ mod variants;
 use opentelemetry::Context;
 use opentelemetry::trace::FutureExt;
 use std::hint::black_box;
+use std::rc::Rc;
 use std::time::Instant;
 use variants::*;
 
@@ -40,6 +41,18 @@ macro_rules! inline {
     };
 }
 
+/// `#[traced_task]` with the provider installed by `global::set_tracer_provider` for the
+/// batch: the boxed global tracer.
+fn tracebound_global_provider() -> Batch {
+    Box::new(|calls| {
+        install_with_global();
+        for i in 0..calls {
+            black_box(poll_once(tracebound_task(black_box(i))));
+        }
+        install();
+    })
+}
+
 fn inline_sampled() -> Comparison {
     let tracer = global_tracer();
     let tracer_same_job = global_tracer();
@@ -49,16 +62,7 @@ fn inline_sampled() -> Comparison {
         variants: vec![
             ("bare", inline!(bare)),
             ("tracebound", inline!(tracebound_task)),
-            (
-                "tracebound_global_provider",
-                Box::new(|calls| {
-                    install_with_global();
-                    for i in 0..calls {
-                        black_box(poll_once(tracebound_task(black_box(i))));
-                    }
-                    install();
-                }),
-            ),
+            ("tracebound_global_provider", tracebound_global_provider()),
             ("hand_written", inline!(|x| hand_written(&tracer, x))),
             (
                 "hand_written_same_job",
@@ -101,16 +105,7 @@ fn inline_unsampled() -> Comparison {
         variants: vec![
             ("bare", inline!(bare)),
             ("tracebound", inline!(tracebound_task)),
-            (
-                "tracebound_global_provider",
-                Box::new(|calls| {
-                    install_with_global();
-                    for i in 0..calls {
-                        black_box(poll_once(tracebound_task(black_box(i))));
-                    }
-                    install();
-                }),
-            ),
+            ("tracebound_global_provider", tracebound_global_provider()),
             ("hand_written", inline!(|x| hand_written(&tracer, x))),
             (
                 "hand_written_sdk_tracer",
@@ -148,86 +143,70 @@ fn consumer() -> Comparison {
     }
 }
 
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
+/// A variant that runs `round` once per call.
+fn repeat(round: impl Fn() -> u64 + 'static) -> Batch {
+    Box::new(move |calls| {
+        for _ in 0..calls {
+            black_box(round());
+        }
+    })
+}
+
+fn current_thread() -> Rc<tokio::runtime::Runtime> {
+    Rc::new(
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap(),
+    )
+}
+
+/// Spawning `body` three ways: plain tokio (the baseline), tracebound, and tokio with the
+/// context carried by hand.
+fn spawns<B>(names: [&'static str; 3], calls: u64, body: fn(u64) -> B) -> Comparison
+where
+    B: std::future::Future<Output = u64> + Send + 'static,
+{
+    let (tokio, ours, by_hand) = (current_thread(), current_thread(), current_thread());
+    Comparison {
+        baseline: names[0],
+        calls,
+        variants: vec![
+            (
+                names[0],
+                repeat(move || spawn_100(&tokio, |i| tokio::spawn(body(i)))),
+            ),
+            (
+                names[1],
+                repeat(move || spawn_100(&ours, |i| tracebound::spawn(body(i)))),
+            ),
+            (
+                names[2],
+                repeat(move || {
+                    spawn_100(&by_hand, |i| {
+                        tokio::spawn(body(i).with_context(Context::current()))
+                    })
+                }),
+            ),
+        ],
+    }
 }
 
 fn spawn() -> Comparison {
-    let (tokio, ours, by_hand) = (current_thread(), current_thread(), current_thread());
-    Comparison {
-        baseline: "tokio_spawn",
-        calls: 20,
-        variants: vec![
-            (
-                "tokio_spawn",
-                Box::new(move |calls| {
-                    for _ in 0..calls {
-                        black_box(spawn_100(&tokio, |i| tokio::spawn(bare(i))));
-                    }
-                }),
-            ),
-            (
-                "tracebound_spawn",
-                Box::new(move |calls| {
-                    for _ in 0..calls {
-                        black_box(spawn_100(&ours, |i| tracebound::spawn(bare(i))));
-                    }
-                }),
-            ),
-            (
-                "hand_written_spawn",
-                Box::new(move |calls| {
-                    for _ in 0..calls {
-                        black_box(spawn_100(&by_hand, |i| {
-                            tokio::spawn(bare(i).with_context(Context::current()))
-                        }));
-                    }
-                }),
-            ),
-        ],
-    }
+    let names = ["tokio_spawn", "tracebound_spawn", "hand_written_spawn"];
+    spawns(names, 20, bare)
 }
 
 fn spawn_stateful() -> Comparison {
-    let (tokio, ours, by_hand) = (current_thread(), current_thread(), current_thread());
-    Comparison {
-        baseline: "tokio_spawn_stateful",
-        calls: 10,
-        variants: vec![
-            (
-                "tokio_spawn_stateful",
-                Box::new(move |calls| {
-                    for _ in 0..calls {
-                        black_box(spawn_100(&tokio, |i| tokio::spawn(stateful(i))));
-                    }
-                }),
-            ),
-            (
-                "tracebound_spawn_stateful",
-                Box::new(move |calls| {
-                    for _ in 0..calls {
-                        black_box(spawn_100(&ours, |i| tracebound::spawn(stateful(i))));
-                    }
-                }),
-            ),
-            (
-                "hand_written_spawn_stateful",
-                Box::new(move |calls| {
-                    for _ in 0..calls {
-                        black_box(spawn_100(&by_hand, |i| {
-                            tokio::spawn(stateful(i).with_context(Context::current()))
-                        }));
-                    }
-                }),
-            ),
-        ],
-    }
+    let names = [
+        "tokio_spawn_stateful",
+        "tracebound_spawn_stateful",
+        "hand_written_spawn_stateful",
+    ];
+    spawns(names, 10, stateful)
 }
 
 fn spawn_blocking() -> Comparison {
-    let pool = std::rc::Rc::new(
+    let pool = Rc::new(
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .build()
@@ -240,22 +219,16 @@ fn spawn_blocking() -> Comparison {
         variants: vec![
             (
                 "tokio_spawn_blocking",
-                Box::new(move |calls| {
-                    for _ in 0..calls {
-                        black_box(spawn_blocking_100(&tokio, |i| {
-                            tokio::task::spawn_blocking(move || black_box(i))
-                        }));
-                    }
+                repeat(move || {
+                    spawn_blocking_100(&tokio, |i| {
+                        tokio::task::spawn_blocking(move || black_box(i))
+                    })
                 }),
             ),
             (
                 "tracebound_spawn_blocking",
-                Box::new(move |calls| {
-                    for _ in 0..calls {
-                        black_box(spawn_blocking_100(&ours, |i| {
-                            tracebound::spawn_blocking(move || black_box(i))
-                        }));
-                    }
+                repeat(move || {
+                    spawn_blocking_100(&ours, |i| tracebound::spawn_blocking(move || black_box(i)))
                 }),
             ),
         ],
