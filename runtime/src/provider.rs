@@ -1,5 +1,5 @@
-//! Which tracer provider traced functions use: OpenTelemetry's global one, with a per-thread
-//! cache of each function's tracer (see `__private::Scope`) that these functions keep current.
+//! Which tracer provider traced functions use: OpenTelemetry's global one, through a cache of
+//! tracers on each thread (`__private::Scope`) that the functions here keep current.
 
 use opentelemetry::InstrumentationScope;
 use opentelemetry::global::{BoxedTracer, GlobalTracerProvider};
@@ -65,10 +65,10 @@ mod sdk {
     /// their next call.
     ///
     /// Everything that reads the global provider sees `provider` as usual. Traced functions
-    /// also learn its concrete type, so they build spans with the SDK's tracer directly, which
-    /// saves an allocation and a dynamic call per span over a provider installed with
-    /// `global::set_tracer_provider` (which traced functions also use, at the cost of
-    /// hand-written code that uses `global::tracer`).
+    /// also learn its concrete type, so they build spans with the SDK's tracer directly: an
+    /// allocation and a dynamic call per span fewer than through the global tracer. A provider
+    /// installed with `global::set_tracer_provider` works too; traced functions then build
+    /// spans through the global tracer, as hand-written code using `global::tracer` does.
     ///
     /// ```
     /// use opentelemetry_sdk::trace::SdkTracerProvider;
