@@ -80,6 +80,19 @@ fn recording_provider() -> SdkTracerProvider {
         .build()
 }
 
+/// The recording provider installed behind tracebound's back (the boxed global tracer), then
+/// with tracebound (the SDK's own tracer).
+fn both_installations() -> [fn(); 2] {
+    [install_with_global, || {
+        tracebound::set_tracer_provider(recording_provider())
+    }]
+}
+
+fn install_with_global() {
+    global::set_tracer_provider(recording_provider());
+    tracebound::refresh_provider();
+}
+
 fn assert_checkout(tree: &TraceTree, root: &str) {
     tree.assert_single_trace();
     tree.assert_parent("checkout", root);
@@ -95,8 +108,7 @@ fn both_ways_of_installing_a_provider_record_the_same_trace() {
     let _turn = exclusive();
 
     // Installed behind tracebound's back: the boxed global tracer.
-    global::set_tracer_provider(recording_provider());
-    tracebound::refresh_provider();
+    install_with_global();
     assert_eq!(PROBE.tracer_kind(), "boxed");
     assert_checkout(
         &checkout_trace("installed-with-global"),
@@ -142,13 +154,7 @@ fn a_provider_recording_into_the_recorder_keeps_its_spans_when_shut_down() {
 fn a_call_with_telemetry_suppressed_does_not_turn_tracing_off() {
     let _turn = exclusive();
     let recorder = testing::recorder();
-    for install in [
-        (|| {
-            global::set_tracer_provider(recording_provider());
-            tracebound::refresh_provider();
-        }) as fn(),
-        || tracebound::set_tracer_provider(recording_provider()),
-    ] {
+    for install in both_installations() {
         install();
         recorder.reset();
         {
@@ -199,13 +205,7 @@ async fn forward() -> (SpanContext, bool, Headers) {
 fn spans_the_sampler_drops_still_parent_what_the_body_does() {
     let _turn = exclusive();
     let recorder = testing::recorder();
-    for install in [
-        (|| tracebound::set_tracer_provider(recording_provider())) as fn(),
-        || {
-            global::set_tracer_provider(recording_provider());
-            tracebound::refresh_provider();
-        },
-    ] {
+    for install in both_installations() {
         install();
         recorder.reset();
         for trace_state in [

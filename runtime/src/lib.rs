@@ -87,6 +87,7 @@ pub mod debug;
 mod diagnostics;
 pub mod env;
 mod field;
+mod handoff;
 pub mod propagation;
 mod provider;
 #[cfg(feature = "tokio")]

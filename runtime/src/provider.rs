@@ -27,8 +27,6 @@ pub fn refresh_provider() {
 
 /// A traced function's tracer on one thread.
 pub(crate) enum Tracer {
-    /// No provider is installed (the global one answers like OpenTelemetry's no-op provider).
-    Noop,
     /// The SDK provider installed by [`set_tracer_provider`](crate::set_tracer_provider): its
     /// tracer builds spans that go into a context without being boxed twice.
     #[cfg(feature = "sdk")]
@@ -54,6 +52,7 @@ pub use sdk::set_tracer_provider;
 #[cfg(feature = "sdk")]
 mod sdk {
     use super::{Tracer, refresh_provider};
+    use crate::handoff;
     use opentelemetry::InstrumentationScope;
     use opentelemetry::global::{self, GlobalTracerProvider};
     use opentelemetry::trace::TracerProvider;
@@ -89,7 +88,7 @@ mod sdk {
     struct Installed(SdkTracerProvider);
 
     thread_local! {
-        /// `Some` while [`tracer_of`] waits on this thread; `Installed` fills it.
+        /// Where `Installed` hands its tracer to [`tracer_of`].
         static HANDOFF: Cell<Option<Option<SdkTracer>>> = const { Cell::new(None) };
     }
 
@@ -98,11 +97,7 @@ mod sdk {
 
         fn tracer_with_scope(&self, scope: InstrumentationScope) -> SdkTracer {
             let tracer = self.0.tracer_with_scope(scope);
-            let _ = HANDOFF.try_with(|handoff| {
-                if let Some(None) = handoff.take() {
-                    handoff.set(Some(Some(tracer.clone())));
-                }
-            });
+            handoff::offer(&HANDOFF, || tracer.clone());
             tracer
         }
     }
@@ -114,11 +109,9 @@ mod sdk {
         provider: &GlobalTracerProvider,
         scope: InstrumentationScope,
     ) -> Tracer {
-        let _ = HANDOFF.try_with(|handoff| handoff.set(Some(None)));
-        let boxed = provider.tracer_with_scope(scope);
-        match HANDOFF.try_with(Cell::take).ok().flatten().flatten() {
-            Some(typed) => Tracer::Sdk(typed),
-            None => Tracer::Boxed(boxed),
+        match handoff::receive(&HANDOFF, || provider.tracer_with_scope(scope)) {
+            (_, Some(typed)) => Tracer::Sdk(typed),
+            (boxed, None) => Tracer::Boxed(boxed),
         }
     }
 }

@@ -84,7 +84,7 @@ where
     };
     match scope.tracer() {
         Some(tracer) => tracer.start(scope, builder, &Context::current(), false),
-        None => Context::map_current(|current| Started::without_span(current, false)),
+        None => Started::in_current_without_span(false),
     }
 }
 

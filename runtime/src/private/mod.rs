@@ -22,14 +22,14 @@ pub use sync::{SyncScope, enter_sync};
 pub use traced::{Traced, instrument};
 
 use crate::FieldValue;
+use opentelemetry::trace::{Link, SpanBuilder};
+use std::borrow::Cow;
 
 /// Which propagator this thread's carriers use: `"default"`, `"installed"` or `"global"`. For
 /// tests that check which path tracebound takes.
 pub fn propagator_kind() -> &'static str {
     crate::propagation::propagator_kind()
 }
-use opentelemetry::trace::{Link, SpanBuilder};
-use std::borrow::Cow;
 
 /// Starts a span as a child of the current context (or as a new root) and returns the context
 /// that holds it. Called once per call of a traced function, before its body runs.
@@ -51,8 +51,7 @@ pub fn start(
             &Context::current(),
             root,
         ),
-        None if Context::map_current(started::carries_nothing) => Started::NOTHING,
-        None => Context::map_current(|current| Started::without_span(current, root)),
+        None => Started::in_current_without_span(root),
     }
 }
 

@@ -108,7 +108,7 @@ impl Scope {
                 if cache.noop {
                     return None;
                 }
-                Some(cache.tracer(slot, self))
+                cache.tracer(slot, self)
             })
             .ok()
             .flatten()
@@ -118,7 +118,7 @@ impl Scope {
     /// that check which path tracebound takes with a given installation.
     pub fn tracer_kind(&'static self) -> &'static str {
         match self.tracer().as_deref() {
-            None | Some(Tracer::Noop) => "noop",
+            None => "noop",
             #[cfg(feature = "sdk")]
             Some(Tracer::Sdk(_)) => "sdk",
             Some(Tracer::Boxed(_)) => "boxed",
@@ -137,20 +137,16 @@ impl Scope {
 }
 
 impl Cache {
-    /// This thread's tracer for the scope in `slot`, made on first use.
+    /// This thread's tracer for the scope in `slot`, made on first use; `None` before the
+    /// cache has seen a provider.
     #[inline]
-    fn tracer(&mut self, slot: usize, scope: &Scope) -> Rc<Tracer> {
+    fn tracer(&mut self, slot: usize, scope: &Scope) -> Option<Rc<Tracer>> {
+        let (_, provider) = self.provider.as_ref()?;
         if self.tracers.len() <= slot {
             self.tracers.resize_with(slot + 1, || None);
         }
-        let provider = self.provider.as_ref().map(|(_, provider)| provider);
-        let tracer = self.tracers[slot].get_or_insert_with(|| {
-            Rc::new(match provider {
-                Some(provider) => scope.tracer_from(provider),
-                None => Tracer::Noop,
-            })
-        });
-        Rc::clone(tracer)
+        let tracer = self.tracers[slot].get_or_insert_with(|| Rc::new(scope.tracer_from(provider)));
+        Some(Rc::clone(tracer))
     }
 
     /// Compares the cached provider with the global one; if it changed, the tracers made by

@@ -20,7 +20,7 @@ pub struct Started {
 
 impl Started {
     /// A call that carries nothing.
-    pub(crate) const NOTHING: Started = Started {
+    const NOTHING: Started = Started {
         cx: None,
         live: false,
     };
@@ -54,17 +54,41 @@ impl Started {
         Started { cx: Some(cx), live }
     }
 
-    /// No span was started: `base` as it is, or with no span for a new root.
+    /// No span was started: `base` as it is, or with no span for a new root; nothing if it
+    /// carries nothing.
     #[inline]
     pub(crate) fn without_span(base: &Context, root: bool) -> Started {
-        let cx = if carries_nothing(base) {
-            None
-        } else if root {
-            Some(base.with_remote_span_context(SpanContext::empty_context()))
+        if carries_nothing(base) {
+            Started::NOTHING
         } else {
-            Some(base.clone())
+            Started::carrying(base, root)
+        }
+    }
+
+    /// No span was started for a call made in the current context. The common case, nothing to
+    /// carry, only asks the current context a yes-or-no question.
+    #[inline]
+    pub(crate) fn in_current_without_span(root: bool) -> Started {
+        if Context::map_current(carries_nothing) {
+            Started::NOTHING
+        } else {
+            Context::map_current(|current| Started::carrying(current, root))
+        }
+    }
+
+    /// `base`, which carries something, and no new span: as it is, or with no span for a new
+    /// root.
+    #[inline]
+    fn carrying(base: &Context, root: bool) -> Started {
+        let cx = if root {
+            base.with_remote_span_context(SpanContext::empty_context())
+        } else {
+            base.clone()
         };
-        Started { cx, live: false }
+        Started {
+            cx: Some(cx),
+            live: false,
+        }
     }
 }
 
@@ -72,7 +96,7 @@ impl Started {
 /// one), no baggage, and telemetry not suppressed. Other values stored in a context with
 /// `Context::with_value` are carried only together with one of those.
 #[inline]
-pub(crate) fn carries_nothing(cx: &Context) -> bool {
+fn carries_nothing(cx: &Context) -> bool {
     !cx.has_active_span() && !cx.is_telemetry_suppressed() && cx.baggage().is_empty()
 }
 
@@ -95,7 +119,6 @@ impl Tracer {
             base
         };
         match self {
-            Tracer::Noop => Started::without_span(base, root),
             #[cfg(feature = "sdk")]
             Tracer::Sdk(tracer) if parent.span().span_context().is_sampled() => {
                 // A child of a sampled span is recorded, all but certainly: the span moves

@@ -8,6 +8,7 @@
 
 use super::DEFAULT;
 use crate::__private::RECHECK_EVERY;
+use crate::handoff;
 use crate::provider::EPOCH;
 use opentelemetry::global;
 use opentelemetry::propagation::TextMapPropagator;
@@ -44,7 +45,7 @@ thread_local! {
             choice: RefCell::new(Choice::Default),
         }
     };
-    /// `Some` while [`recheck`] asks the global propagator whether it is [`Installed`].
+    /// Where the propagator tracebound installed hands itself to [`recheck`].
     static HANDOFF: Cell<Option<Option<Shared>>> = const { Cell::new(None) };
 }
 
@@ -111,12 +112,10 @@ fn global_or_default<T>(f: impl FnOnce(&dyn TextMapPropagator) -> T) -> T {
 fn recheck() -> Choice {
     let configured = CONFIGURED.load(Ordering::Acquire);
     global::get_text_map_propagator(|propagator| {
-        let _ = HANDOFF.try_with(|handoff| handoff.set(Some(None)));
-        let named = propagator.fields().next().is_some();
-        match HANDOFF.try_with(Cell::take).ok().flatten().flatten() {
-            Some(installed) => Choice::Installed(installed),
-            None if configured || named => Choice::Global,
-            None => Choice::Default,
+        match handoff::receive(&HANDOFF, || propagator.fields().next().is_some()) {
+            (_, Some(installed)) => Choice::Installed(installed),
+            (named, None) if configured || named => Choice::Global,
+            (_, None) => Choice::Default,
         }
     })
 }
@@ -154,11 +153,7 @@ impl TextMapPropagator for Installed {
     }
 
     fn fields(&self) -> opentelemetry::propagation::text_map_propagator::FieldIter<'_> {
-        let _ = HANDOFF.try_with(|handoff| {
-            if let Some(None) = handoff.take() {
-                handoff.set(Some(Some(Arc::clone(&self.0))));
-            }
-        });
+        handoff::offer(&HANDOFF, || Arc::clone(&self.0));
         self.0.fields()
     }
 }
