@@ -3,7 +3,7 @@
 
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::global;
-use opentelemetry::trace::Tracer;
+use opentelemetry::trace::{TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use tracebound::{Snapshot, attach, bind, bind_fn, with_context};
 use tracebound_tests::{span_attached, traced, traced_sync};
@@ -142,4 +142,82 @@ fn spawn_local_carries_the_context() {
         .await
     });
     trace.assert_parent("local-leaf", "core-spawn-local");
+}
+
+/// Each spawned task keeps its own parent across awaits while 32 tasks with 8 parents interleave
+/// on two workers; between their polls the workers have nothing attached. `spawn` hands the
+/// context to OpenTelemetry for each poll and takes it back when the task is not done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawned_tasks_keep_their_own_context_across_awaits() {
+    const PARENTS: usize = 8;
+    const STEPS: usize = 4;
+    let ((), trace) = traced("core-spawn-awaits", async {
+        let tracer = global::tracer("tracebound-tests");
+        let mut parents = Vec::new();
+        let mut tasks = Vec::new();
+        for p in 0..PARENTS {
+            let span = tracer.start(format!("awaits-parent-{p}"));
+            let cx = Context::current_with_span(span)
+                .with_baggage([KeyValue::new("parent", p.to_string())]);
+            let _token = attach(cx.clone());
+            for t in 0..4 {
+                tasks.push(tracebound::spawn(async move {
+                    for step in 0..STEPS {
+                        let name = format!("awaits-leaf-{p}-{t}-{step}");
+                        tracer_leaf(name);
+                        assert_eq!(
+                            Context::current()
+                                .baggage()
+                                .get("parent")
+                                .map(|v| v.as_str().to_owned()),
+                            Some(p.to_string()),
+                            "task {p}-{t} lost its baggage before step {step}"
+                        );
+                        if step % 2 == 0 {
+                            tokio::task::yield_now().await;
+                        } else {
+                            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                        }
+                    }
+                }));
+            }
+            parents.push(cx);
+        }
+        // Plain tasks interleaved with them see nothing attached.
+        let probes: Vec<_> = (0..64)
+            .map(|_| {
+                tokio::spawn(async {
+                    tokio::task::yield_now().await;
+                    span_attached()
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        for probe in probes {
+            assert!(
+                !probe.await.unwrap(),
+                "a worker kept a spawned task's context"
+            );
+        }
+        for cx in parents {
+            cx.span().end();
+        }
+    })
+    .await;
+    for p in 0..PARENTS {
+        for t in 0..4 {
+            for step in 0..STEPS {
+                trace.assert_parent(
+                    &format!("awaits-leaf-{p}-{t}-{step}"),
+                    &format!("awaits-parent-{p}"),
+                );
+            }
+        }
+    }
+}
+
+fn tracer_leaf(name: String) {
+    global::tracer("tracebound-tests").in_span(name, |_| {});
 }

@@ -50,7 +50,8 @@ where
 
 /// Wraps a future so that each poll runs with the context that is current now.
 ///
-/// `tokio::spawn(tracebound::carry(fut))` is what [`spawn`](crate::spawn) does.
+/// `tokio::spawn(tracebound::carry(fut))` does what [`spawn`](crate::spawn) does (which, for a
+/// `Send` future, avoids a clone of the context per poll).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {

@@ -1,6 +1,9 @@
 //! tokio's spawn functions with the current context carried into the task.
 
+use opentelemetry::Context;
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{self, Poll};
 use tokio::task::JoinHandle;
 
 /// [`tokio::spawn`] with the caller's current context attached to every poll of the task.
@@ -23,7 +26,43 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    tokio::spawn(crate::carry(future))
+    tokio::spawn(Spawned {
+        cx: Some(Context::current()),
+        future,
+    })
+}
+
+pin_project_lite::pin_project! {
+    /// What [`spawn`] runs: [`carry`](crate::carry) for a `Send` future, without a clone of the
+    /// context per poll.
+    ///
+    /// The context moves onto OpenTelemetry's stack for the poll, and is taken back from there
+    /// only if the future is not done: a clone then, as `carry` makes before every poll, but a
+    /// task that completes in one poll (most do) clones nothing. What is current once the
+    /// future returns from `poll` is the context attached for it: a `Send` future cannot hold a
+    /// `ContextGuard` (which is not `Send`) across an await, so every guard it attached during
+    /// the poll has been dropped. Only a guard leaked with `mem::forget` would stay current
+    /// after the poll, and then it does for all code on that thread, this task included.
+    struct Spawned<F> {
+        // `None` only during a poll, and after the last one.
+        cx: Option<Context>,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future + Send> Future for Spawned<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, task: &mut task::Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let attached = this.cx.take().map(Context::attach);
+        let poll = this.future.poll(task);
+        if poll.is_pending() && attached.is_some() {
+            *this.cx = Some(Context::map_current(Context::clone));
+        }
+        poll
+    }
 }
 
 /// [`tokio::task::spawn_local`] with the caller's current context carried into the task.

@@ -1,7 +1,7 @@
 use crate::provider::{EPOCH, Tracer, tracer_of};
 use opentelemetry::InstrumentationScope;
 use opentelemetry::global::{self, GlobalTracerProvider};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -25,27 +25,41 @@ pub struct Scope {
 /// Traced calls on one thread between checks of the global provider.
 pub const RECHECK_EVERY: u32 = 128;
 
+/// What every traced call on a thread reads first: whether the thread's cache is current and
+/// whether its provider is a no-op one. Kept apart from [`Cache`] in a thread-local without a
+/// destructor, which is read without the registration check such a thread-local needs, so that
+/// a call with no provider installed reads one word and borrows nothing.
+#[derive(Clone, Copy)]
+struct Pulse {
+    /// The `EPOCH` the cache was checked at.
+    epoch: u64,
+    /// Calls left before the next check against the global provider.
+    until_recheck: u32,
+    /// The cached provider answered like OpenTelemetry's no-op one: traced calls build nothing.
+    noop: bool,
+}
+
 /// One thread's view of the global provider and the tracers it made.
 struct Cache {
     /// The provider the tracers came from, kept alive so that its address cannot be reused by
     /// a newer provider while the cache compares against it. `None` before the first call.
     provider: Option<(ProviderKey, GlobalTracerProvider)>,
-    /// The provider answered like OpenTelemetry's no-op one: traced calls build nothing.
-    noop: bool,
-    epoch: u64,
-    until_recheck: u32,
     /// By scope slot. Shared with the calls using them, so that no borrow of the cache is
     /// held while a span starts (a span processor may call a traced function).
     tracers: Vec<Option<Rc<Tracer>>>,
 }
 
 thread_local! {
+    static PULSE: Cell<Pulse> = const {
+        Cell::new(Pulse {
+            epoch: 0,
+            until_recheck: 0,
+            noop: false,
+        })
+    };
     static CACHE: RefCell<Cache> = const {
         RefCell::new(Cache {
             provider: None,
-            noop: false,
-            epoch: 0,
-            until_recheck: 0,
             tracers: Vec::new(),
         })
     };
@@ -94,21 +108,25 @@ impl Scope {
     /// thread being torn down, when the cache is gone).
     #[inline]
     pub(crate) fn tracer(&'static self) -> Option<Rc<Tracer>> {
-        let slot = self.slot();
         let epoch = EPOCH.load(Ordering::Acquire);
+        let pulse = PULSE.get();
+        let noop = if pulse.epoch == epoch && pulse.until_recheck > 0 {
+            PULSE.set(Pulse {
+                until_recheck: pulse.until_recheck - 1,
+                ..pulse
+            });
+            pulse.noop
+        } else {
+            recheck(epoch)
+        };
+        if noop {
+            return None;
+        }
+        let slot = self.slot();
         CACHE
             .try_with(|cell| {
                 // Busy only if making a tracer called back into a traced function.
-                let mut cache = cell.try_borrow_mut().ok()?;
-                if cache.epoch == epoch && cache.until_recheck > 0 {
-                    cache.until_recheck -= 1;
-                } else {
-                    cache.recheck(epoch);
-                }
-                if cache.noop {
-                    return None;
-                }
-                cache.tracer(slot, self)
+                cell.try_borrow_mut().ok()?.tracer(slot, self)
             })
             .ok()
             .flatten()
@@ -128,10 +146,9 @@ impl Scope {
     /// Records that this thread's provider answered like a no-op one.
     #[cold]
     pub(crate) fn found_noop(&self) {
-        let _ = CACHE.try_with(|cell| {
-            if let Ok(mut cache) = cell.try_borrow_mut() {
-                cache.noop = true;
-            }
+        PULSE.set(Pulse {
+            noop: true,
+            ..PULSE.get()
         });
     }
 }
@@ -148,21 +165,35 @@ impl Cache {
         let tracer = self.tracers[slot].get_or_insert_with(|| Rc::new(scope.tracer_from(provider)));
         Some(Rc::clone(tracer))
     }
+}
 
-    /// Compares the cached provider with the global one; if it changed, the tracers made by
-    /// the old one are dropped.
-    #[cold]
-    fn recheck(&mut self, epoch: u64) {
+/// Compares this thread's cached provider with the global one (if it changed, the tracers made
+/// by the old one are dropped) and starts the next [`RECHECK_EVERY`] calls; returns whether the
+/// provider is known to be a no-op one. With the cache busy (making a tracer called back into
+/// a traced function) or gone (the thread is being torn down), the provider stays unchecked.
+#[cold]
+#[inline(never)]
+fn recheck(epoch: u64) -> bool {
+    let Ok(Some(changed)) = CACHE.try_with(|cell| {
+        let mut cache = cell.try_borrow_mut().ok()?;
         let provider = global::tracer_provider();
         let key = ProviderKey::of(&provider);
-        if !matches!(self.provider, Some((cached, _)) if cached == key) {
-            self.provider = Some((key, provider));
-            self.noop = false;
-            self.tracers.clear();
+        let changed = !matches!(cache.provider, Some((cached, _)) if cached == key);
+        if changed {
+            cache.provider = Some((key, provider));
+            cache.tracers.clear();
         }
-        self.epoch = epoch;
-        self.until_recheck = RECHECK_EVERY;
-    }
+        Some(changed)
+    }) else {
+        return PULSE.get().noop;
+    };
+    let noop = !changed && PULSE.get().noop;
+    PULSE.set(Pulse {
+        epoch,
+        until_recheck: RECHECK_EVERY,
+        noop,
+    });
+    noop
 }
 
 /// The identity of a global tracer provider: the address of its shared allocation.

@@ -27,9 +27,7 @@ pin_project_lite::pin_project! {
                 && this.record.take().is_some()
                 && let Some(cx) = this.cx.as_ref()
             {
-                let span = cx.span();
-                span.add_event("cancelled", Vec::new());
-                span.end();
+                end_cancelled(cx);
             }
         }
     }
@@ -97,6 +95,16 @@ impl<R> Drop for OnUnwind<'_, R> {
             end_panicked(self.cx);
         }
     }
+}
+
+/// Ends the span in `cx` of a call dropped before its body completed. Out of line, so that
+/// dropping a completed call stays small enough to inline.
+#[cold]
+#[inline(never)]
+fn end_cancelled(cx: &Context) {
+    let span = cx.span();
+    span.add_event("cancelled", Vec::new());
+    span.end();
 }
 
 /// Ends the span in `cx` as failed by a panic.
