@@ -8,6 +8,55 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Moves whenever tracebound installs a provider, or is told one was installed.
 pub(crate) static EPOCH: AtomicU64 = AtomicU64::new(0);
 
+/// Uses on one thread (traced calls, propagations) between checks of a global provider or
+/// propagator.
+pub const RECHECK_EVERY: u32 = 128;
+
+/// One thread's uses left before it checks a global setting again (a check is due when `EPOCH`
+/// moved or after [`RECHECK_EVERY`] uses), and what the last check found.
+#[derive(Clone, Copy)]
+pub(crate) struct Window<T> {
+    /// The `EPOCH` of the last check.
+    epoch: u64,
+    left: u32,
+    /// What the last check found.
+    pub(crate) found: T,
+}
+
+impl<T: Copy> Window<T> {
+    /// A window that is over: the first use checks.
+    pub(crate) const fn over(found: T) -> Self {
+        Window {
+            epoch: 0,
+            left: 0,
+            found,
+        }
+    }
+
+    /// The window that starts with a check made at `epoch`.
+    pub(crate) fn checked_at(epoch: u64, found: T) -> Self {
+        Window {
+            epoch,
+            left: RECHECK_EVERY,
+            found,
+        }
+    }
+
+    /// The window after one more use, or, when a check is due instead, the epoch to check at.
+    #[inline]
+    pub(crate) fn counted(self) -> Result<Self, u64> {
+        let epoch = EPOCH.load(Ordering::Acquire);
+        if self.epoch == epoch && self.left > 0 {
+            Ok(Window {
+                left: self.left - 1,
+                ..self
+            })
+        } else {
+            Err(epoch)
+        }
+    }
+}
+
 /// Tells tracebound that the global tracer provider or propagator was replaced, so that every
 /// traced function and carrier uses the new one from its next call.
 ///

@@ -59,6 +59,7 @@ impl<F: Future + Send> Future for Spawned<F> {
         let attached = this.cx.take().map(Context::attach);
         let poll = this.future.poll(task);
         if poll.is_pending() && attached.is_some() {
+            // `Context::current()`, inlined.
             *this.cx = Some(Context::map_current(Context::clone));
         }
         poll

@@ -10,13 +10,14 @@ mod started;
 mod sync;
 mod traced;
 
+pub use crate::provider::RECHECK_EVERY;
 #[cfg(feature = "tokio")]
 pub use blocking::{Blocking, Executor, blocking};
 pub use messaging::{Relation, inject, start_batch, start_consumer};
 pub use opentelemetry::trace::SpanKind;
 pub use opentelemetry::{Context, KeyValue};
 pub use outcome::{Outcome, RecordAnyErr, RecordDisplayErr, RecordNothing, no_record};
-pub use scope::{RECHECK_EVERY, Scope};
+pub use scope::Scope;
 pub use started::Started;
 pub use sync::{SyncScope, enter_sync};
 pub use traced::{Traced, instrument};

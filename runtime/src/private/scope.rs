@@ -1,4 +1,4 @@
-use crate::provider::{EPOCH, Tracer, tracer_of};
+use crate::provider::{Tracer, Window, tracer_of};
 use opentelemetry::InstrumentationScope;
 use opentelemetry::global::{self, GlobalTracerProvider};
 use std::cell::{Cell, RefCell};
@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// - when `EPOCH` moved: tracebound's installers (`set_tracer_provider`, `init`,
 ///   `Setup::install`, `testing::install`) and `refresh_provider` move it, so their providers
 ///   apply to the very next call; and
-/// - every [`RECHECK_EVERY`] traced calls on the thread, so a provider installed with
-///   `opentelemetry::global::set_tracer_provider` directly is picked up within that many calls.
+/// - every [`RECHECK_EVERY`](crate::provider::RECHECK_EVERY) traced calls on the thread, so a
+///   provider installed with `opentelemetry::global::set_tracer_provider` directly is picked
+///   up within that many calls.
 #[derive(Debug)]
 pub struct Scope {
     name: &'static str,
@@ -22,22 +23,12 @@ pub struct Scope {
     slot: AtomicUsize,
 }
 
-/// Traced calls on one thread between checks of the global provider.
-pub const RECHECK_EVERY: u32 = 128;
-
 /// What every traced call on a thread reads first: whether the thread's cache is current and
-/// whether its provider is a no-op one. Kept apart from [`Cache`] in a thread-local without a
-/// destructor, which is read without the registration check such a thread-local needs, so that
-/// a call with no provider installed reads one word and borrows nothing.
-#[derive(Clone, Copy)]
-struct Pulse {
-    /// The `EPOCH` the cache was checked at.
-    epoch: u64,
-    /// Calls left before the next check against the global provider.
-    until_recheck: u32,
-    /// The cached provider answered like OpenTelemetry's no-op one: traced calls build nothing.
-    noop: bool,
-}
+/// whether its provider answered like OpenTelemetry's no-op one (traced calls then build
+/// nothing). Kept apart from [`Cache`] in a thread-local without a destructor, which is read
+/// without the registration check such a thread-local needs, so that a call with no provider
+/// installed reads one word and borrows nothing.
+type Pulse = Window<bool>;
 
 /// One thread's view of the global provider and the tracers it made.
 struct Cache {
@@ -51,11 +42,7 @@ struct Cache {
 
 thread_local! {
     static PULSE: Cell<Pulse> = const {
-        Cell::new(Pulse {
-            epoch: 0,
-            until_recheck: 0,
-            noop: false,
-        })
+        Cell::new(Pulse::over(false))
     };
     static CACHE: RefCell<Cache> = const {
         RefCell::new(Cache {
@@ -108,16 +95,12 @@ impl Scope {
     /// thread being torn down, when the cache is gone).
     #[inline]
     pub(crate) fn tracer(&'static self) -> Option<Rc<Tracer>> {
-        let epoch = EPOCH.load(Ordering::Acquire);
-        let pulse = PULSE.get();
-        let noop = if pulse.epoch == epoch && pulse.until_recheck > 0 {
-            PULSE.set(Pulse {
-                until_recheck: pulse.until_recheck - 1,
-                ..pulse
-            });
-            pulse.noop
-        } else {
-            recheck(epoch)
+        let noop = match PULSE.get().counted() {
+            Ok(pulse) => {
+                PULSE.set(pulse);
+                pulse.found
+            }
+            Err(epoch) => recheck(epoch),
         };
         if noop {
             return None;
@@ -146,10 +129,9 @@ impl Scope {
     /// Records that this thread's provider answered like a no-op one.
     #[cold]
     pub(crate) fn found_noop(&self) {
-        PULSE.set(Pulse {
-            noop: true,
-            ..PULSE.get()
-        });
+        let mut pulse = PULSE.get();
+        pulse.found = true;
+        PULSE.set(pulse);
     }
 }
 
@@ -168,7 +150,7 @@ impl Cache {
 }
 
 /// Compares this thread's cached provider with the global one (if it changed, the tracers made
-/// by the old one are dropped) and starts the next [`RECHECK_EVERY`] calls; returns whether the
+/// by the old one are dropped) and starts the next window of calls; returns whether the
 /// provider is known to be a no-op one. With the cache busy (making a tracer called back into
 /// a traced function) or gone (the thread is being torn down), the provider stays unchecked.
 #[cold]
@@ -185,14 +167,10 @@ fn recheck(epoch: u64) -> bool {
         }
         Some(changed)
     }) else {
-        return PULSE.get().noop;
+        return PULSE.get().found;
     };
-    let noop = !changed && PULSE.get().noop;
-    PULSE.set(Pulse {
-        epoch,
-        until_recheck: RECHECK_EVERY,
-        noop,
-    });
+    let noop = !changed && PULSE.get().found;
+    PULSE.set(Pulse::checked_at(epoch, noop));
     noop
 }
 

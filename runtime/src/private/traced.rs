@@ -97,8 +97,8 @@ impl<R> Drop for OnUnwind<'_, R> {
     }
 }
 
-/// Ends the span in `cx` of a call dropped before its body completed. Out of line, so that
-/// dropping a completed call stays small enough to inline.
+/// Ends the span in `cx` of a call dropped before its body completed. Out of line, so that the
+/// code dropping every call does not carry it.
 #[cold]
 #[inline(never)]
 fn end_cancelled(cx: &Context) {

@@ -7,9 +7,8 @@
 //! [`RECHECK_EVERY`](crate::__private::RECHECK_EVERY) uses on the thread.
 
 use super::DEFAULT;
-use crate::__private::RECHECK_EVERY;
 use crate::handoff;
-use crate::provider::EPOCH;
+use crate::provider::Window;
 use opentelemetry::global;
 use opentelemetry::propagation::TextMapPropagator;
 use std::cell::{Cell, RefCell};
@@ -32,16 +31,14 @@ enum Choice {
 }
 
 struct Cache {
-    epoch: Cell<u64>,
-    until_recheck: Cell<u32>,
+    window: Cell<Window<()>>,
     choice: RefCell<Choice>,
 }
 
 thread_local! {
     static CACHE: Cache = const {
         Cache {
-            epoch: Cell::new(0),
-            until_recheck: Cell::new(0),
+            window: Cell::new(Window::over(())),
             choice: RefCell::new(Choice::Default),
         }
     };
@@ -51,15 +48,16 @@ thread_local! {
 
 /// Runs `f` with the propagator this thread uses.
 pub(super) fn with_propagator<T>(f: impl FnOnce(&dyn TextMapPropagator) -> T) -> T {
-    let epoch = EPOCH.load(Ordering::Acquire);
     let mut f = Some(f);
     let out = CACHE.try_with(|cache| {
-        if cache.epoch.get() == epoch && cache.until_recheck.get() > 0 {
-            cache.until_recheck.set(cache.until_recheck.get() - 1);
-        } else if let Ok(mut choice) = cache.choice.try_borrow_mut() {
-            *choice = recheck();
-            cache.epoch.set(epoch);
-            cache.until_recheck.set(RECHECK_EVERY);
+        match cache.window.get().counted() {
+            Ok(window) => cache.window.set(window),
+            Err(epoch) => {
+                if let Ok(mut choice) = cache.choice.try_borrow_mut() {
+                    *choice = recheck();
+                    cache.window.set(Window::checked_at(epoch, ()));
+                }
+            }
         }
         // A shared borrow: a carrier that itself propagates (re-entering here) still can.
         let choice = cache.choice.try_borrow().ok()?;
