@@ -1,6 +1,6 @@
 //! The annotated function, borrowed from the syn tree into the shape the expansions need.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, Ident, ItemFn, Pat, PathArguments, ReturnType, Type};
 
@@ -53,6 +53,11 @@ impl Function {
 
     pub fn name(&self) -> &Ident {
         &self.item.sig.ident
+    }
+
+    /// What the body evaluates to.
+    pub fn output(&self, krate: &TokenStream) -> Output {
+        Output::of(&self.item.sig.output, krate)
     }
 
     /// The names bound by the parameters (`self` included), for `skip` and `fields` checks.
@@ -190,5 +195,74 @@ fn item_kind(item: &syn::Item) -> &'static str {
         Item::ExternCrate(_) => "an `extern crate` item",
         Item::ForeignMod(_) => "an `extern` block",
         _ => "this item",
+    }
+}
+
+/// The type a function's body evaluates to, in the forms the expansions write it.
+pub struct Output {
+    /// As declared, `()` for no return type, and `!` as the runtime's `Never` (stable Rust
+    /// names `!` only as a function's return type).
+    pub ty: TokenStream,
+    /// The same with `_` for every `impl Trait` in it (`Result<impl Display, E>` becomes
+    /// `Result<_, E>`): writable in an expression, and enough for `?` to know its target.
+    pub inferable: TokenStream,
+}
+
+impl Output {
+    fn of(output: &ReturnType, krate: &TokenStream) -> Self {
+        let ty: Type = match output {
+            ReturnType::Default => syn::parse_quote!(()),
+            ReturnType::Type(_, ty) => (**ty).clone(),
+        };
+        if let Type::Never(never) = &ty {
+            let never = quote::quote_spanned!(never.bang_token.span=> #krate::__private::Never);
+            return Output {
+                ty: never.clone(),
+                inferable: never,
+            };
+        }
+        let mut inferable = ty.clone();
+        syn::visit_mut::VisitMut::visit_type_mut(&mut Placeholders, &mut inferable);
+        Output {
+            ty: quote::quote!(#ty),
+            inferable: quote::quote!(#inferable),
+        }
+    }
+
+    /// The type of the future a rewritten function returns.
+    pub fn future(&self) -> Type {
+        let ty = &self.ty;
+        // `impl` is spanned at the macro, whose edition (2024) captures every in-scope
+        // lifetime, as `async fn` does, whatever the edition of the user's crate.
+        syn::parse_quote!(impl ::core::future::Future<Output = #ty>)
+    }
+
+    /// The future type of an `extern` function, spanned as the user's code so that the lint
+    /// on types that cannot cross an FFI boundary reports it, as for the `async extern fn`.
+    pub fn foreign_future(&self) -> Type {
+        let ty = &self.ty;
+        let span = self
+            .ty
+            .clone()
+            .into_iter()
+            .next()
+            .map_or_else(Span::call_site, |t| t.span());
+        syn::parse_quote_spanned!(span=> impl ::core::future::Future<Output = #ty>)
+    }
+}
+
+/// Replaces every `impl Trait` with `_`.
+struct Placeholders;
+
+impl syn::visit_mut::VisitMut for Placeholders {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::ImplTrait(impl_trait) = ty {
+            *ty = Type::Infer(syn::TypeInfer {
+                attrs: Vec::new(),
+                underscore_token: syn::Token![_](impl_trait.impl_token.span),
+            });
+            return;
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
     }
 }

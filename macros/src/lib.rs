@@ -7,6 +7,7 @@ mod awaits;
 mod expand;
 mod fallback;
 mod options;
+mod stacking;
 mod valid;
 
 use proc_macro::TokenStream;

@@ -2,6 +2,7 @@
 
 use darling::util::{Flag, PathList};
 use darling::{Error, FromMeta, Result};
+use proc_macro_crate::FoundCrate;
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::ext::IdentExt;
@@ -24,11 +25,28 @@ pub struct Common {
 }
 
 impl Common {
-    /// The path generated code names the runtime crate by.
-    pub fn krate(&self) -> TokenStream {
-        match &self.krate {
-            Some(path) => path.to_token_stream(),
-            None => quote!(::tracebound),
+    /// The path generated code names the runtime crate by: `crate = …` if given, else the name
+    /// the user's `Cargo.toml` gives the `tracebound` package (`tb = { package = "tracebound" }`
+    /// works without `crate = …`).
+    pub fn krate(&self) -> syn::Result<TokenStream> {
+        if let Some(path) = &self.krate {
+            return Ok(path.to_token_stream());
+        }
+        match proc_macro_crate::crate_name("tracebound") {
+            Ok(FoundCrate::Name(name)) => {
+                let name = Ident::new(&name, Span::call_site());
+                Ok(quote!(::#name))
+            }
+            // The package itself: its doctests and examples name it `tracebound`.
+            Ok(FoundCrate::Itself) => Ok(quote!(::tracebound)),
+            // Not built by cargo: nothing to read the name from.
+            Err(_) if std::env::var_os("CARGO_MANIFEST_DIR").is_none() => Ok(quote!(::tracebound)),
+            Err(_) => Err(syn::Error::new(
+                Span::call_site(),
+                "`tracebound` is not a dependency of this crate: add it to Cargo.toml, or, if \
+                 another crate re-exports it, give its path with `crate = …` (for example \
+                 `crate = my_facade::tracebound`)",
+            )),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Carrying the current context into closures and futures that run elsewhere.
 
+use crate::token::{self, address};
 use opentelemetry::Context;
 use std::future::Future;
 use std::pin::Pin;
@@ -70,18 +71,34 @@ pub fn carry<F: Future>(future: F) -> Carried<F> {
 
 pin_project_lite::pin_project! {
     /// A future that attaches a captured context on every poll; see [`carry`].
+    ///
+    /// Tokens the future attaches and still holds when it returns `Pending` are detached
+    /// until its next poll, as in a traced function.
     #[derive(Debug)]
     #[must_use = "futures do nothing unless awaited or spawned"]
     pub struct Carried<F> {
         cx: Context,
+        suspended: bool,
         #[pin]
         future: F,
+    }
+
+    impl<F> PinnedDrop for Carried<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if this.suspended {
+                token::orphan(address(&this));
+            }
+        }
     }
 }
 
 impl<F> Carried<F> {
     pub(crate) fn new(cx: Context, future: F) -> Self {
-        Carried { cx, future }
+        Carried {
+            cx,
+            suspended: false,
+            future,
+        }
     }
 }
 
@@ -89,8 +106,17 @@ impl<F: Future> Future for Carried<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, task: &mut task::Context<'_>) -> Poll<F::Output> {
+        let owner = address(&self);
         let this = self.project();
+        let mark = token::mark();
         let _guard = this.cx.clone().attach();
-        this.future.poll(task)
+        if std::mem::take(this.suspended) {
+            token::resume(owner);
+        }
+        let poll = this.future.poll(task);
+        if poll.is_pending() {
+            *this.suspended = token::suspend_since(mark, owner);
+        }
+        poll
     }
 }

@@ -75,3 +75,19 @@ pub(crate) fn no_provider() {
         );
     }
 }
+
+static GUARD_HELD: AtomicBool = AtomicBool::new(false);
+
+/// A traced body returned `Pending` with an OpenTelemetry `ContextGuard` still attached.
+#[cold]
+pub(crate) fn guard_held_across_await() {
+    if first(&GUARD_HELD) {
+        tracing::warn!(
+            target: "tracebound",
+            "a traced function is waiting at an `.await` with an OpenTelemetry `ContextGuard` \
+             still attached: every task polled on this thread meanwhile runs in its context; \
+             drop the guard before awaiting, or use `tracebound::attach`, whose tokens are \
+             detached while the function waits"
+        );
+    }
+}

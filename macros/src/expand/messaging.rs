@@ -1,7 +1,7 @@
 //! `#[traced_consumer]` and `#[traced_producer]`: spans named and attributed by the messaging
 //! semantic conventions, whose context is read from or written to a carrier at call time.
 
-use super::{Plan, attributes, collect_idents, generate, idents_in_fields, run, scope, span_name};
+use super::{Plan, Runs, attributes, collect_idents, cx, idents_in_fields, run, scope, span_name};
 use crate::ast::Function;
 use crate::options::{
     Carrier, Common, ConsumerOptions, Kind, Messaging, Options, ProducerOptions, Relation,
@@ -61,6 +61,7 @@ struct Parts {
 }
 
 fn parts(
+    krate: TokenStream,
     common: &Common,
     messaging: &Messaging,
     operation: &str,
@@ -68,7 +69,6 @@ fn parts(
     carrier: Option<&Carrier>,
     function: &Function,
 ) -> Parts {
-    let krate = common.krate();
     let (default_name, fixed) = conventions(messaging, operation, function);
     let fixed: Vec<(&'static str, &LitStr)> = fixed.iter().map(|(k, v)| (*k, v)).collect();
     let mut used_params = idents_in_fields(common);
@@ -78,7 +78,7 @@ fn parts(
         scope: scope(&krate),
         name: span_name(common, default_name, function),
         kind: common.kind.unwrap_or(kind).variant(),
-        attributes: attributes(common, &fixed),
+        attributes: attributes(&krate, common, &fixed),
         used_params,
         krate,
     }
@@ -90,7 +90,7 @@ pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
         args,
         item,
         valid::consumer,
-        |options, function| {
+        |options, function, krate| {
             let common = options.common();
             let Parts {
                 krate,
@@ -100,12 +100,13 @@ pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
                 attributes,
                 mut used_params,
             } = parts(
+                krate,
                 common,
                 &options.messaging,
                 "process",
                 Kind::Consumer,
                 options.carrier.as_ref(),
-                &function,
+                function,
             );
             let carrier = options.carrier.as_ref().map(|c| &c.0);
             let start = match &options.batch {
@@ -137,14 +138,14 @@ pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
                     }
                 }
             };
-            let plan = Plan {
+            Plan {
                 start,
                 after_start: quote!(),
                 record_errors: common.records_errors(),
                 used_params,
+                runs: Runs::InPlace,
                 krate,
-            };
-            generate(function, plan)
+            }
         },
     )
 }
@@ -155,7 +156,7 @@ pub fn traced_producer(args: TokenStream, item: TokenStream) -> TokenStream {
         args,
         item,
         valid::producer,
-        |options, function| {
+        |options, function, krate| {
             let common = options.common();
             let Parts {
                 krate,
@@ -165,26 +166,28 @@ pub fn traced_producer(args: TokenStream, item: TokenStream) -> TokenStream {
                 attributes,
                 used_params,
             } = parts(
+                krate,
                 common,
                 &options.messaging,
                 "send",
                 Kind::Producer,
                 options.carrier.as_ref(),
-                &function,
+                function,
             );
             let carrier = options.carrier.as_ref().map(|c| &c.0);
-            let plan = Plan {
+            let cx = cx();
+            Plan {
                 start: quote! {
                     #krate::__private::start(
                         #scope, #name, #krate::__private::SpanKind::#kind, false, #attributes,
                     )
                 },
-                after_start: quote!(#krate::__private::inject(&__tb_cx, &mut *#carrier);),
+                after_start: quote!(#krate::__private::inject(&#cx, &mut *#carrier);),
                 record_errors: common.records_errors(),
                 used_params,
+                runs: Runs::InPlace,
                 krate,
-            };
-            generate(function, plan)
+            }
         },
     )
 }

@@ -1,6 +1,6 @@
 //! Code generation. Each macro is `parse → validate → generate`; on an error the original item
-//! is emitted unchanged next to the errors (see `fallback`), so the rest of the crate still
-//! type-checks and IDEs keep seeing the function.
+//! is emitted next to the errors (see `fallback`), so the rest of the crate still type-checks
+//! and IDEs keep seeing the function.
 //!
 //! What the macros share lives here: a macro decides how its span starts (a [`Plan`]), and
 //! [`generate`] rewrites the function so that the start runs **at call time** and the body runs
@@ -8,6 +8,7 @@
 
 mod blocking;
 mod messaging;
+mod sig;
 mod task;
 
 pub use blocking::traced_blocking;
@@ -16,44 +17,71 @@ pub use task::traced_task;
 
 use crate::ast::{Function, Shape};
 use crate::options::{Common, Options};
+use crate::stacking::{self, Stacking};
 use crate::{awaits, fallback};
-use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::visit::Visit;
-use syn::{FnArg, LitStr, Pat, PatIdent, ReturnType, Type, parse_quote};
+use syn::{Ident, LitStr, ReturnType, Stmt, parse_quote};
 
 /// How a macro starts its span.
 pub struct Plan {
     pub krate: TokenStream,
-    /// An expression evaluating to the `Context` that holds the new span.
+    /// An expression evaluating to the `Started` call: the context that holds the new span.
     pub start: TokenStream,
-    /// Statements run right after the start, with `__tb_cx` in scope (a producer's injection).
+    /// Statements run right after the start, with [`cx`] in scope (a producer's injection).
     pub after_start: TokenStream,
     pub record_errors: bool,
-    /// Parameter names the start expression uses: their rebinding in the body must not warn.
+    /// The names the start expression reads (in `fields`, `carrier`, `batch`): parameters
+    /// bound by a pattern are borrowed for it at call time.
     pub used_params: Vec<String>,
+    /// Where the body runs.
+    pub runs: Runs,
 }
 
-/// Parses `args` and `item`, validates them with `validate` and generates with `expand`.
+/// Where a traced body runs.
+pub enum Runs {
+    /// Where the function's future is polled (or, for a synchronous function, in the call).
+    InPlace,
+    /// On the blocking pool or a thread of its own: `#[traced_blocking]`.
+    Elsewhere { executor: TokenStream },
+}
+
+/// The name of the context a call started, in the generated code.
+pub fn cx() -> Ident {
+    Ident::new("__tb_cx", Span::mixed_site())
+}
+
+/// Parses `args` and `item`, validates them with `validate`, plans with `plan` and generates.
 pub fn run<O: Options>(
-    attr: &str,
+    attr: &'static str,
     args: TokenStream,
     item: TokenStream,
     validate: impl FnOnce(&O, &Function) -> darling::Result<()>,
-    expand: impl FnOnce(&O, Function) -> TokenStream,
+    plan: impl FnOnce(&O, &Function, TokenStream) -> Plan,
 ) -> TokenStream {
+    let (deferred, args) = stacking::strip_marker(args);
     let function = match Function::parse(item.clone(), attr) {
         Ok(function) => function,
-        Err(error) => return fallback::emit(item, error.into_compile_error()),
+        Err(error) => return fallback::unparsed(attr, item, error),
     };
     // Semantic rules are checked only on options that parsed: on defaults they would report
     // what the user did write as missing.
-    let options = match O::parse(args).and_then(|o| validate(&o, &function).map(|()| o)) {
+    let options = match O::parse(args.clone()).and_then(|o| validate(&o, &function).map(|()| o)) {
         Ok(options) => options,
-        Err(error) => return fallback::emit(item, error.write_errors()),
+        Err(error) => return fallback::emit(attr, function, error.write_errors()),
     };
-    expand(&options, function)
+    let krate = match options.common().krate() {
+        Ok(krate) => krate,
+        Err(error) => return fallback::emit(attr, function, error.into_compile_error()),
+    };
+    match stacking::decide(attr, &function, deferred) {
+        Stacking::Defer => stacking::defer(attr, &krate, args, function),
+        stacking => {
+            let plan = plan(&options, &function, krate);
+            generate(function, plan, stacking)
+        }
+    }
 }
 
 /// The `static` scope of a generated function: the user's crate name and version.
@@ -81,10 +109,11 @@ pub fn span_name(common: &Common, default: String, function: &Function) -> LitSt
 }
 
 /// The span's start attributes, as a closure: fixed `(key, value)` pairs, then `fields(…)`.
-pub fn attributes(common: &Common, fixed: &[(&str, &LitStr)]) -> TokenStream {
-    let krate = common.krate();
+pub fn attributes(krate: &TokenStream, common: &Common, fixed: &[(&str, &LitStr)]) -> TokenStream {
+    // Closures rather than paths to functions: lints read a function passed by path as a
+    // side effect, and would stop suggesting `#[must_use]` for the user's function.
     if fixed.is_empty() && common.fields.0.is_empty() {
-        return quote!(#krate::__private::no_fields);
+        return quote!(|| ::core::option::Option::None);
     }
     let fixed = fixed.iter().map(|(key, value)| {
         quote!(::core::option::Option::Some(#krate::__private::KeyValue::new(#key, #value)))
@@ -118,20 +147,16 @@ fn collect_idents(tokens: TokenStream, out: &mut Vec<String>) {
     }
 }
 
-/// The closure that records the body's output on the span before it ends.
-fn record(plan: &Plan) -> TokenStream {
-    recorder(&plan.krate, plan.record_errors)
-}
-
-/// The recorder closure for `krate`, or the no-op one when errors are not recorded.
-pub fn recorder(krate: &TokenStream, record_errors: bool) -> TokenStream {
-    if !record_errors {
-        return quote!(#krate::__private::no_record);
+/// The closure that records the body's output on the span before it ends: autoref
+/// specialization picks `Err`'s `Display`, else its type name, else nothing.
+fn recorder(plan: &Plan) -> TokenStream {
+    let krate = &plan.krate;
+    if !plan.record_errors {
+        return quote!(|_, _| {});
     }
     quote! {
         |__tb_output, __tb_cx| {
-            #[allow(unused_imports)]
-            use #krate::__private::{RecordAnyErr as _, RecordDisplayErr as _, RecordNothing as _};
+            use #krate::__private::record::*;
             (&#krate::__private::Outcome(__tb_output)).__tb_record(__tb_cx)
         }
     }
@@ -142,168 +167,208 @@ pub fn recorder(krate: &TokenStream, record_errors: bool) -> TokenStream {
 /// `async fn f(a: A) -> R { body }` becomes
 /// ```text
 /// fn f(a: A) -> impl Future<Output = R> {
-///     let __tb_cx = start;
-///     instrument(__tb_cx, async move { let a = a; body }, record)
+///     let cx = start;                              // at call time
+///     instrument::<R, _, _>(cx, async move {
+///         let a = a;                               // every parameter moves in (see `sig`)
+///         body
+///     }, record)
 /// }
 /// ```
 /// a fn returning a future keeps its signature and becomes
 /// ```text
 /// fn f(a: A) -> F {
-///     let __tb_cx = start;
-///     let fut = in_context(&__tb_cx, move || body);
-///     instrument(__tb_cx, fut, record)          // `Box::pin(…)` for boxed futures
+///     let cx = start;
+///     let future = in_context(&cx, move || -> F { let a = a; body });
+///     instrument::<_, _, _>(cx, future, record)    // `Box::pin(…)` for boxed futures
 /// }
 /// ```
-/// and a synchronous fn (consumers and producers only) becomes
+/// a synchronous fn (consumers and producers) becomes
 /// ```text
 /// fn f(a: A) -> R {
-///     let __tb_cx = start;
-///     let scope = enter_sync(__tb_cx);
-///     let out = (move || -> R { body })();
-///     scope.finish(&out, record);
-///     out
+///     let cx = start;
+///     run_sync(cx, move || -> R { let a = a; body }, record)
 /// }
 /// ```
-pub fn generate(function: Function, plan: Plan) -> TokenStream {
+/// and a `#[traced_blocking]` fn becomes async, its body handed to the pool:
+/// ```text
+/// fn f(a: A) -> impl Future<Output = R> {
+///     let cx = start;
+///     blocking(cx, executor, "f", move || -> R { let a = a; body }, record)
+/// }
+/// ```
+/// Beside the rewritten function, rustdoc gets the function as written (see [`doc_copy`]).
+pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStream {
+    let cx = cx();
     let krate = &plan.krate;
-    let record = record(&plan);
+    let record = recorder(&plan);
+    let output = function.output(krate);
     let Plan {
         start, after_start, ..
     } = &plan;
     let Function { mut item, shape } = function;
-    let body = item.block.clone();
-    *item.block = match shape {
-        Shape::Async => {
-            let output = match &item.sig.output {
-                ReturnType::Default => quote!(()),
-                ReturnType::Type(_, ty) => quote!(#ty),
-            };
-            let fake_return = fake_return(&item.sig.output);
-            let rebinds = move_params_into_body(&mut item.sig.inputs, &plan.used_params);
-            let stmts = &body.stmts;
-            item.sig.asyncness = None;
-            // `impl` is spanned at the macro, whose edition (2024) captures every in-scope
-            // lifetime, as `async fn` does, whatever the edition of the user's crate.
-            item.sig.output = parse_quote!(-> impl ::core::future::Future<Output = #output>);
+    let original = item.clone();
+    let braces = item.block.brace_token;
+    let (body, checks) = awaits::checked(krate, &item.block, shape == Shape::Async);
+    let stmts = &body.stmts;
+    let inferable = &output.inferable;
+    let doc_copy = match (&plan.runs, shape, &stacking) {
+        (Runs::Elsewhere { .. }, ..) | (_, Shape::Async, Stacking::Alone) => {
+            Some(doc_copy(&original, &mut item))
+        }
+        _ => None,
+    };
+    *item.block = match (&plan.runs, shape, stacking) {
+        (Runs::Elsewhere { executor }, ..) => {
+            let borrows = sig::borrow_pattern_bindings(&item.sig.inputs, &plan.used_params);
+            let moved = sig::move_params(&mut item.sig.inputs, &plan.used_params, krate);
+            let rebinds = &moved.rebinds;
+            let name = item.sig.ident.to_string();
+            item.sig.output = ReturnType::Type(Default::default(), Box::new(output.future()));
             parse_quote!({
-                let __tb_cx = #start;
+                let #cx = { #borrows #start };
+                #krate::__private::blocking(
+                    #cx,
+                    #krate::__private::Executor::#executor,
+                    #name,
+                    move || -> #inferable { #(#rebinds)* #(#stmts)* },
+                    #record,
+                )
+            })
+        }
+        (Runs::InPlace, Shape::Async, Stacking::Entry) => {
+            // Under `#[tokio::main]`/`#[tokio::test]` (and the like), which need an `async fn`:
+            // the span starts when the function's own future is first polled, right away.
+            parse_quote!({
+                #krate::__private::instrument::<#inferable, _, _>(
+                    { #start },
+                    async move { #(#stmts)* },
+                    #record,
+                )
+                .await
+            })
+        }
+        (Runs::InPlace, Shape::Async, _) => {
+            let borrows = sig::borrow_pattern_bindings(&item.sig.inputs, &plan.used_params);
+            let moved = sig::move_params(&mut item.sig.inputs, &plan.used_params, krate);
+            let rebinds = &moved.rebinds;
+            item.sig.asyncness = None;
+            let future = match &item.sig.abi {
+                Some(_) => output.foreign_future(),
+                None => output.future(),
+            };
+            item.sig.output = ReturnType::Type(Default::default(), Box::new(future));
+            parse_quote!({
+                let #cx = { #borrows #start };
                 #after_start
-                #krate::__private::instrument(
-                    __tb_cx,
+                #krate::__private::instrument::<#inferable, _, _>(
+                    #cx,
                     async move {
                         #(#rebinds)*
-                        #fake_return
                         #(#stmts)*
                     },
                     #record,
                 )
             })
         }
-        Shape::ImplFuture | Shape::BoxedFuture => {
-            let (annotation, boxed) = match (&item.sig.output, shape) {
-                (ReturnType::Type(_, ty), Shape::BoxedFuture) => {
-                    (quote!(-> #ty), quote!(::std::boxed::Box::pin))
-                }
-                _ => (quote!(), quote!()),
-            };
+        (Runs::InPlace, Shape::ImplFuture | Shape::BoxedFuture, _) => {
+            let rebinds = plain_rebinds(&item.sig.inputs, &plan.used_params);
+            let boxed = (shape == Shape::BoxedFuture).then(|| quote!(::std::boxed::Box::pin));
             parse_quote!({
-                let __tb_cx = #start;
+                let #cx = #start;
                 #after_start
-                let __tb_future = #krate::__private::in_context(&__tb_cx, move || #annotation #body);
-                #boxed(#krate::__private::instrument(__tb_cx, __tb_future, #record))
+                let __tb_future = #krate::__private::in_context(
+                    &#cx,
+                    move || -> #inferable { #(#rebinds)* #(#stmts)* },
+                );
+                #boxed(#krate::__private::instrument::<_, _, _>(#cx, __tb_future, #record))
             })
         }
-        Shape::Sync => {
-            let annotation = match &item.sig.output {
-                ReturnType::Type(_, ty) if contains_impl_trait(ty) => quote!(),
-                ReturnType::Type(_, ty) => quote!(-> #ty),
-                ReturnType::Default => quote!(-> ()),
-            };
+        (Runs::InPlace, Shape::Sync, Stacking::TokioBody) => {
+            tokio_body(&body, &plan, &record, inferable)
+        }
+        (Runs::InPlace, Shape::Sync, _) => {
+            let rebinds = plain_rebinds(&item.sig.inputs, &plan.used_params);
             parse_quote!({
-                let __tb_cx = #start;
+                let #cx = #start;
                 #after_start
-                let __tb_scope = #krate::__private::enter_sync(__tb_cx);
-                #[allow(clippy::redundant_closure_call)]
-                let __tb_output = (move || #annotation #body)();
-                __tb_scope.finish(&__tb_output, #record);
-                __tb_output
+                #krate::__private::run_sync(
+                    #cx,
+                    move || -> #inferable { #(#rebinds)* #(#stmts)* },
+                    #record,
+                )
             })
         }
     };
-    let errors = awaits::check(&body, shape == Shape::Async);
-    let mut tokens = quote!(#item);
-    tokens.extend(errors.into_iter().map(|e| e.into_compile_error()));
-    tokens
+    if !checks.is_empty() {
+        item.block
+            .stmts
+            .insert(0, Stmt::Item(syn::Item::Verbatim(checks)));
+    }
+    // The function keeps the user's braces, so that its span is the user's code.
+    item.block.brace_token = braces;
+    quote!(#doc_copy #item)
 }
 
-/// Binds every parameter inside the async body, so that each is moved into the future (and
-/// dropped with it) exactly as in the `async fn`, used or not. Patterns other than a plain
-/// name become `__tb_argN` in the signature and are destructured inside. A parameter the span
-/// start uses (in `fields`, say) is used, so its binding in the body must not warn.
-fn move_params_into_body(
-    inputs: &mut syn::punctuated::Punctuated<FnArg, syn::Token![,]>,
+/// Moves the parameters bound to a plain name into a closure run in the call, so that each is
+/// dropped where the body ends, in reverse order, as the function would drop it.
+fn plain_rebinds(
+    inputs: &syn::punctuated::Punctuated<syn::FnArg, syn::Token![,]>,
     used: &[String],
 ) -> Vec<TokenStream> {
     inputs
-        .iter_mut()
-        .enumerate()
-        .map(|(i, arg)| match arg {
-            FnArg::Receiver(_) => quote!(let _ = &self;),
-            FnArg::Typed(typed) => match &mut *typed.pat {
-                Pat::Ident(PatIdent {
-                    by_ref: None,
-                    subpat: None,
-                    mutability,
-                    ident,
-                    ..
-                }) => {
-                    let mutability = mutability.take();
-                    let allow = used
-                        .contains(&ident.to_string())
-                        .then(|| quote!(#[allow(unused_variables)]));
-                    quote!(#allow let #mutability #ident = #ident;)
+        .iter()
+        .filter_map(|arg| match arg {
+            syn::FnArg::Typed(typed) => match &*typed.pat {
+                syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                    let ident = &p.ident;
+                    let value = Ident::new(&ident.to_string(), Span::call_site());
+                    let cfgs = sig::cfg_attrs(&typed.attrs);
+                    let read = sig::read_by_start(ident, used);
+                    Some(quote!(#(#cfgs)* let #ident = #value; #read))
                 }
-                pat => {
-                    let name = format_ident!("__tb_arg{}", i);
-                    let rebind = quote!(let #pat = #name;);
-                    *pat = parse_quote!(#name);
-                    rebind
-                }
+                _ => None,
             },
+            syn::FnArg::Receiver(_) => None,
         })
         .collect()
 }
 
-/// Fixes the async body's output type up front so that `?` and `.into()` infer as they do in
-/// an `async fn`, and so that a diverging body cannot leave the output for the error recorder
-/// to guess. Not possible for `impl Trait` outputs, which cannot be named in a `let`.
-fn fake_return(output: &ReturnType) -> TokenStream {
-    let ty = match output {
-        ReturnType::Type(_, ty) if contains_impl_trait(ty) => return quote!(),
-        ReturnType::Type(_, ty) => quote!(#ty),
-        ReturnType::Default => quote!(()),
-    };
-    quote! {
-        #[allow(
-            unknown_lints, unreachable_code, clippy::diverging_sub_expression,
-            clippy::empty_loop, clippy::let_unit_value, clippy::let_with_type_underscore,
-            clippy::needless_return, clippy::unreachable
-        )]
-        if false {
-            let __tb_fake_return: #ty = loop {};
-            return __tb_fake_return;
-        }
+/// The body of a function `#[tokio::main]` or `#[tokio::test]` already rewrote (when it sits
+/// above the tracebound attribute): its first statement is `let body = async { … };`, the user's
+/// body, which runs traced from the call.
+fn tokio_body(
+    block: &syn::Block,
+    plan: &Plan,
+    record: &TokenStream,
+    inferable: &TokenStream,
+) -> syn::Block {
+    let krate = &plan.krate;
+    let start = &plan.start;
+    let mut block = block.clone();
+    if let Some(Stmt::Local(local)) = block.stmts.first_mut()
+        && let Some(init) = &mut local.init
+    {
+        let future = &init.expr;
+        *init.expr = parse_quote! {
+            #krate::__private::instrument::<#inferable, _, _>({ #start }, #future, #record)
+        };
     }
+    block
 }
 
-pub fn contains_impl_trait(ty: &Type) -> bool {
-    struct Finder(bool);
-    impl Visit<'_> for Finder {
-        fn visit_type_impl_trait(&mut self, _: &syn::TypeImplTrait) {
-            self.0 = true;
-        }
+/// What rustdoc documents for a function the rewrite changes the signature of: the function
+/// as written (an `async fn`, its parameters as named), under `#[cfg(doc)]`, while the
+/// rewritten one is `#[cfg(not(doc))]`. A `#[traced_blocking]` function is documented as the
+/// `async fn` it becomes.
+fn doc_copy(original: &syn::ItemFn, rewritten: &mut syn::ItemFn) -> TokenStream {
+    let mut copy = original.clone();
+    if copy.sig.asyncness.is_none() {
+        copy.sig.asyncness = Some(Default::default());
     }
-    let mut finder = Finder(false);
-    finder.visit_type(ty);
-    finder.0
+    rewritten.attrs.push(parse_quote!(#[cfg(not(doc))]));
+    // `#[must_use]` on an `async fn` applies to what `.await` gives, which rustc knows only
+    // for an `async fn`; on the rewritten function it would mark the future, which every
+    // future already is (and clippy says so).
+    rewritten.attrs.retain(|a| !a.path().is_ident("must_use"));
+    quote!(#[cfg(doc)] #copy)
 }

@@ -1,6 +1,6 @@
 //! `#[traced_task]`: a span started as a child of the current context (or as a new root).
 
-use super::{Plan, attributes, generate, idents_in_fields, run, scope, span_name};
+use super::{Plan, Runs, attributes, idents_in_fields, run, scope, span_name};
 use crate::ast::Function;
 use crate::options::{Common, Kind, Options, TaskOptions};
 use crate::valid;
@@ -13,28 +13,27 @@ pub fn traced_task(args: TokenStream, item: TokenStream) -> TokenStream {
         args,
         item,
         valid::task,
-        |options, function| {
+        |options, function, krate| {
             let common = options.common();
-            let plan = Plan {
-                start: start(common, &function, options.root.is_present()),
+            Plan {
+                start: start(&krate, common, function, options.root.is_present()),
                 after_start: quote!(),
                 record_errors: common.records_errors(),
                 used_params: idents_in_fields(common),
-                krate: common.krate(),
-            };
-            generate(function, plan)
+                runs: Runs::InPlace,
+                krate,
+            }
         },
     )
 }
 
 /// Starts a span named after the function (or `name`), of kind `kind` (default internal), as
 /// a child of the current context or, with `root`, as a new trace.
-pub fn start(common: &Common, function: &Function, root: bool) -> TokenStream {
-    let krate = common.krate();
-    let scope = scope(&krate);
+pub fn start(krate: &TokenStream, common: &Common, function: &Function, root: bool) -> TokenStream {
+    let scope = scope(krate);
     let name = span_name(common, function.name().to_string(), function);
     let kind = common.kind.unwrap_or(Kind::Internal).variant();
-    let attributes = attributes(common, &[]);
+    let attributes = attributes(krate, common, &[]);
     quote! {
         #krate::__private::start(
             #scope, #name, #krate::__private::SpanKind::#kind, #root, #attributes,

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "tokio")]
 mod blocking;
+pub mod held;
 mod messaging;
 mod outcome;
 mod scope;
@@ -16,11 +17,30 @@ pub use blocking::{Blocking, Executor, blocking};
 pub use messaging::{Relation, inject, start_batch, start_consumer};
 pub use opentelemetry::trace::SpanKind;
 pub use opentelemetry::{Context, KeyValue};
-pub use outcome::{Outcome, RecordAnyErr, RecordDisplayErr, RecordNothing, no_record};
+pub use outcome::Outcome;
 pub use scope::Scope;
 pub use started::Started;
-pub use sync::{SyncScope, enter_sync};
+pub use sync::{SyncScope, enter_sync, run_sync};
 pub use traced::{Traced, instrument};
+
+/// The traits that record a body's output, chosen by autoref specialization; the recorder a
+/// macro generates imports them with a glob, which never warns as unused.
+pub mod record {
+    pub use super::outcome::{RecordAnyErr, RecordDisplayErr, RecordNothing};
+}
+
+/// `!`, which stable Rust lets a type name only through a function pointer's return type: the
+/// output of a traced `async fn … -> !`.
+pub type Never = <fn() -> ! as Returns>::Output;
+
+#[doc(hidden)]
+pub trait Returns {
+    type Output;
+}
+
+impl<T> Returns for fn() -> T {
+    type Output = T;
+}
 
 use crate::FieldValue;
 use opentelemetry::trace::{Link, SpanBuilder};
@@ -83,10 +103,11 @@ pub fn fields<const N: usize>(entries: [Option<KeyValue>; N]) -> Option<Vec<KeyV
     Some(entries.into_iter().flatten().collect())
 }
 
-/// The attributes of a span without `fields(…)`.
-#[inline]
-pub fn no_fields() -> Option<Vec<KeyValue>> {
-    None
+/// Passes a parameter on unchanged: how the macros move a `_name` parameter into the body, a
+/// call rather than a bare name, which would read as a binding with no effect.
+#[inline(always)]
+pub fn moved<T>(value: T) -> T {
+    value
 }
 
 /// Runs the synchronous part of a future-returning function with its context attached, so

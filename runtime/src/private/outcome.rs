@@ -56,10 +56,6 @@ impl<T: ?Sized> RecordNothing for Outcome<'_, T> {
     fn __tb_record(self, _cx: &Context) {}
 }
 
-/// The recorder for `err = false`.
-#[inline]
-pub fn no_record<T: ?Sized>(_output: &T, _cx: &Context) {}
-
 fn record_error(cx: &Context, message: impl FnOnce() -> String, error_type: &'static str) {
     let span = cx.span();
     if !span.is_recording() {

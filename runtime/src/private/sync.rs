@@ -11,6 +11,21 @@ pub struct SyncScope {
     _attached: Option<ContextGuard>,
 }
 
+/// Runs a synchronous traced body inside the call's span: `body` is the function's body as a
+/// closure (so that `return` and `?` keep their meaning), `record` sees its output before the
+/// span ends. One call, so that nothing of the expansion follows a body that diverges.
+#[inline]
+pub fn run_sync<T>(
+    started: Started,
+    body: impl FnOnce() -> T,
+    record: impl FnOnce(&T, &Context),
+) -> T {
+    let scope = enter_sync(started);
+    let output = body();
+    scope.finish(&output, record);
+    output
+}
+
 /// Attaches the call's context for the synchronous body that follows.
 #[inline]
 pub fn enter_sync(started: Started) -> SyncScope {

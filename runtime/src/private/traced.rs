@@ -1,4 +1,5 @@
 use super::Started;
+use crate::token::{self, address};
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use std::future::Future;
@@ -9,11 +10,17 @@ pin_project_lite::pin_project! {
     /// The future returned by a traced function: it attaches the call's context on every poll
     /// and, when the call owns a recording span, ends it exactly once, on completion,
     /// cancellation or panic.
+    ///
+    /// What the body attaches stays inside it: tokens it attached and still holds when it
+    /// returns `Pending` are detached until its next poll (see [`token`]), so the thread's
+    /// context after every poll is the one before it.
     #[must_use = "futures do nothing unless awaited or spawned"]
     pub struct Traced<F, R> {
         // A `Started`, kept as its two fields so that they share one padding with `record`.
         cx: Option<Context>,
         live: bool,
+        // Whether tokens the body attached are detached until its next poll.
+        suspended: bool,
         // `Some` until the future completes; `R` records the output (an error, say) first.
         record: Option<R>,
         #[pin]
@@ -22,6 +29,9 @@ pin_project_lite::pin_project! {
 
     impl<F, R> PinnedDrop for Traced<F, R> {
         fn drop(this: Pin<&mut Self>) {
+            if this.suspended {
+                token::orphan(address(&this));
+            }
             let this = this.project();
             if *this.live
                 && this.record.take().is_some()
@@ -35,15 +45,20 @@ pin_project_lite::pin_project! {
 
 /// Wraps the body's future so that it runs inside the call's context; `record` sees the output
 /// before the span ends.
+///
+/// The macros name the output type `O` (with `_` for any `impl Trait` in it): the body's
+/// `async` block then infers its output from it as an `async fn` body does, so `?` converts
+/// errors into the declared type.
 #[inline]
-pub fn instrument<F, R>(started: Started, future: F, record: R) -> Traced<F, R>
+pub fn instrument<O, F, R>(started: Started, future: F, record: R) -> Traced<F, R>
 where
-    F: Future,
-    R: FnOnce(&F::Output, &Context),
+    F: Future<Output = O>,
+    R: FnOnce(&O, &Context),
 {
     Traced {
         cx: started.cx,
         live: started.live,
+        suspended: false,
         record: Some(record),
         future,
     }
@@ -58,11 +73,24 @@ where
 
     #[inline]
     fn poll(self: Pin<&mut Self>, task: &mut task::Context<'_>) -> Poll<F::Output> {
+        let owner = address(&self);
         let this = self.project();
+        let mark = token::mark();
         let _attached = this.cx.clone().map(Context::attach);
+        if *this.suspended {
+            *this.suspended = false;
+            token::resume(owner);
+        }
         let Some(cx) = this.cx.as_ref().filter(|_| *this.live) else {
             // Nothing to end or record: a call that carries nothing, or an unsampled span.
-            return this.future.poll(task);
+            let poll = this.future.poll(task);
+            if poll.is_pending() {
+                *this.suspended = token::suspend_since(mark, owner);
+                if let Some(cx) = this.cx.as_ref() {
+                    check_released(cx);
+                }
+            }
+            return poll;
         };
         let mut unwind = OnUnwind {
             cx,
@@ -71,13 +99,34 @@ where
         };
         let poll = this.future.poll(task);
         unwind.armed = false;
-        if let Poll::Ready(output) = &poll
-            && let Some(record) = unwind.record.take()
-        {
-            record(output, cx);
-            cx.span().end();
+        match &poll {
+            Poll::Ready(output) => {
+                if let Some(record) = unwind.record.take() {
+                    record(output, cx);
+                    cx.span().end();
+                }
+            }
+            Poll::Pending => {
+                *this.suspended = token::suspend_since(mark, owner);
+                check_released(cx);
+            }
         }
         poll
+    }
+}
+
+/// After a body returned `Pending` and its tokens were suspended, the thread's context must be
+/// the call's again: anything else is an OpenTelemetry `ContextGuard` the body still holds,
+/// which no one but the body can detach. It is reported once.
+#[inline]
+fn check_released(cx: &Context) {
+    let same = Context::map_current(|current| {
+        let (current, ours) = (current.span(), cx.span());
+        let (current, ours) = (current.span_context(), ours.span_context());
+        current.span_id() == ours.span_id() && current.trace_id() == ours.trace_id()
+    });
+    if !same {
+        crate::diagnostics::guard_held_across_await();
     }
 }
 

@@ -1,0 +1,220 @@
+//! Moving a function's parameters into the code that runs its body later: the one signature
+//! rewrite the macros share.
+//!
+//! The Rust reference spells out what an `async fn` does with its parameters: every one is
+//! moved into the future whole, and its pattern is bound inside, so that each value lives
+//! until the future completes (or is dropped), whatever the pattern keeps of it.
+//!
+//! `fn f(mut a: A, (b, _): (B, C), _: D)` moved into a body becomes
+//! ```text
+//! fn f(a: A, __tb_arg1: (B, C), __tb_arg2: D)      // signature
+//! let mut a = a;                                   // in the body, first
+//! let __tb_arg1 = __tb_arg1; let (b, _) = __tb_arg1;
+//! let __tb_arg2 = __tb_arg2;
+//! ```
+//! The bindings the user wrote keep the user's tokens, so that an unused one warns where the
+//! user wrote it, as it would without the attribute; the values moved are spanned at the macro,
+//! so that lints about names (`_x` used) do not fire on code the user did not write.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::punctuated::Punctuated;
+use syn::{Attribute, FnArg, Ident, Pat, PatIdent, Token};
+
+type Inputs = Punctuated<FnArg, Token![,]>;
+
+/// What a moved signature leaves for the body: one statement list per parameter.
+pub struct Moved {
+    /// Statements moving every parameter into the body, in order.
+    pub rebinds: Vec<TokenStream>,
+}
+
+/// Renames the parameters whose patterns are not a plain name, and returns the statements that
+/// move every parameter into the body and bind its pattern there.
+pub fn move_params(inputs: &mut Inputs, used: &[String], krate: &TokenStream) -> Moved {
+    let rebinds = inputs
+        .iter_mut()
+        .enumerate()
+        .map(|(i, arg)| match arg {
+            FnArg::Receiver(_) => {
+                // `self` cannot be rebound; naming it moves it into the body, as in an
+                // `async fn`, used or not.
+                let self_token = Token![self](Span::call_site());
+                quote!(let _ = &#self_token;)
+            }
+            FnArg::Typed(typed) => {
+                let cfgs: Vec<Attribute> = cfg_attrs(&typed.attrs).into_iter().cloned().collect();
+                let lints = take_lint_attrs(&mut typed.attrs);
+                match &mut *typed.pat {
+                    Pat::Ident(PatIdent {
+                        by_ref: None,
+                        subpat: None,
+                        mutability,
+                        ident,
+                        ..
+                    }) => {
+                        let mutability = mutability.take();
+                        let name = Ident::new(&ident.to_string(), Span::call_site());
+                        // `let _name = _name;` reads as a binding with no effect.
+                        let value = if name.to_string().starts_with('_') {
+                            quote!(#krate::__private::moved(#name))
+                        } else {
+                            quote!(#name)
+                        };
+                        let read = read_by_start(ident, used);
+                        quote!(#(#cfgs)* #(#lints)* let #mutability #ident = #value; #read)
+                    }
+                    pat => {
+                        let name = arg_name(i);
+                        let bind = match &*pat {
+                            Pat::Wild(_) => quote!(),
+                            pat => {
+                                let mut names = Vec::new();
+                                crate::ast::bindings(pat, &mut names);
+                                let reads = names.iter().map(|n| {
+                                    read_by_start(&Ident::new(n, Span::call_site()), used)
+                                });
+                                quote!(#(#cfgs)* #(#lints)* let #pat = #name; #(#cfgs)* { #(#reads)* })
+                            }
+                        };
+                        *pat = Pat::Ident(PatIdent {
+                            attrs: Vec::new(),
+                            by_ref: None,
+                            mutability: None,
+                            ident: name.clone(),
+                            subpat: None,
+                        });
+                        quote!(#(#cfgs)* let #name = #name; #bind)
+                    }
+                }
+            }
+        })
+        .collect();
+    Moved { rebinds }
+}
+
+/// For a parameter the span's start reads (in `fields`, `carrier`): a use of its binding, which
+/// the body may not use, so that it does not warn as unused.
+pub fn read_by_start(ident: &Ident, used: &[String]) -> TokenStream {
+    if !used.contains(&ident.to_string()) {
+        return quote!();
+    }
+    let value = Ident::new(&ident.to_string(), Span::call_site());
+    quote!(let _ = &#value;)
+}
+
+/// The name a parameter with a pattern takes in a moved signature.
+fn arg_name(i: usize) -> Ident {
+    format_ident!("__tb_arg{}", i, span = Span::mixed_site())
+}
+
+/// Statements run at call time, before the parameters move, that borrow the names in `used`
+/// bound by the patterns of `original` (the signature before [`move_params`]), so that
+/// `fields(…)` and `carrier` can read them: `(a, _): (A, B)` with `a` used gives
+/// `let (ref a, _) = __tb_arg0;`. Plain names need nothing: the parameter is still there.
+pub fn borrow_pattern_bindings(original: &Inputs, used: &[String]) -> TokenStream {
+    original
+        .iter()
+        .enumerate()
+        .filter_map(|(i, arg)| {
+            let FnArg::Typed(typed) = arg else {
+                return None;
+            };
+            if matches!(&*typed.pat, Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none()) {
+                return None;
+            }
+            let mut names = Vec::new();
+            crate::ast::bindings(&typed.pat, &mut names);
+            if !names.iter().any(|n| used.contains(n)) {
+                return None;
+            }
+            let pat = by_ref(&typed.pat, used);
+            let name = arg_name(i);
+            let cfgs = cfg_attrs(&typed.attrs);
+            Some(quote!(#(#cfgs)* let #pat = #name;))
+        })
+        .collect()
+}
+
+/// `pat` binding the names in `used` by reference and nothing else, so that matching it
+/// against the parameter moves nothing. Spanned at the macro: it is not the user's code.
+fn by_ref(pat: &Pat, used: &[String]) -> TokenStream {
+    match pat {
+        Pat::Ident(p) => {
+            let ident = Ident::new(&p.ident.to_string(), Span::call_site());
+            let sub = p.subpat.as_ref().map(|(_, sub)| by_ref(sub, used));
+            match (used.contains(&ident.to_string()), sub) {
+                (true, Some(sub)) => quote!(ref #ident @ #sub),
+                (true, None) => quote!(ref #ident),
+                (false, Some(sub)) => sub,
+                (false, None) => quote!(_),
+            }
+        }
+        Pat::Tuple(t) => {
+            let elems = t.elems.iter().map(|p| by_ref(p, used));
+            quote!((#(#elems,)*))
+        }
+        Pat::TupleStruct(t) => {
+            let path = &t.path;
+            let elems = t.elems.iter().map(|p| by_ref(p, used));
+            quote!(#path(#(#elems,)*))
+        }
+        Pat::Struct(s) => {
+            let path = &s.path;
+            let fields = s.fields.iter().map(|f| {
+                let pat = by_ref(&f.pat, used);
+                match &f.member {
+                    // `Pair { left }` stays short: `Pair { ref left }`.
+                    syn::Member::Named(name)
+                        if f.colon_token.is_none() && used.contains(&name.to_string()) =>
+                    {
+                        pat
+                    }
+                    syn::Member::Named(name) => {
+                        let name = Ident::new(&name.to_string(), Span::call_site());
+                        quote!(#name: #pat)
+                    }
+                    syn::Member::Unnamed(index) => {
+                        let index = syn::Index::from(index.index as usize);
+                        quote!(#index: #pat)
+                    }
+                }
+            });
+            let rest = s.rest.as_ref().map(|_| quote!(..));
+            quote!(#path { #(#fields,)* #rest })
+        }
+        Pat::Slice(s) => {
+            let elems = s.elems.iter().map(|p| by_ref(p, used));
+            quote!([#(#elems,)*])
+        }
+        Pat::Reference(r) => {
+            let mutability = r.mutability.map(|_| quote!(mut));
+            let inner = by_ref(&r.pat, used);
+            quote!(&#mutability #inner)
+        }
+        Pat::Type(t) => by_ref(&t.pat, used),
+        Pat::Paren(p) => by_ref(&p.pat, used),
+        Pat::Rest(_) => quote!(..),
+        _ => quote!(_),
+    }
+}
+
+/// The `#[cfg]` and `#[cfg_attr]` attributes of a parameter, which its rebinding needs too.
+pub fn cfg_attrs(attrs: &[Attribute]) -> Vec<&Attribute> {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("cfg") || a.path().is_ident("cfg_attr"))
+        .collect()
+}
+
+/// Takes the lint attributes (`#[allow(unused_variables)]`, …) off a parameter: they belong to
+/// its binding, which moves into the body.
+fn take_lint_attrs(attrs: &mut Vec<Attribute>) -> Vec<Attribute> {
+    let (lints, rest) = std::mem::take(attrs).into_iter().partition(|a| {
+        ["allow", "warn", "deny", "forbid", "expect"]
+            .iter()
+            .any(|lint| a.path().is_ident(lint))
+    });
+    *attrs = rest;
+    lints
+}

@@ -1,0 +1,201 @@
+//! The attributes leave a user's lint gate as it was: `lint-fixture/` is linted by clippy with
+//! `-W clippy::pedantic` under `#![deny(warnings)]` and `#![forbid(unused_variables,
+//! unreachable_code, unused_imports)]`, once as written and once with every function under a
+//! tracebound attribute, and the two lists of diagnostics must be the same, but for the known
+//! differences below. rustdoc must show the functions as written.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What rustc or clippy can say only about an `async fn` itself, which a function that starts its
+/// span when called cannot be (README, "What the attribute changes"): `#[must_use]` reaching
+/// the value of `.await`, and clippy's `unused_async`. Each must still show without the
+/// attributes, so that the fixture keeps exercising it.
+const KNOWN: [&str; 3] = [
+    "src/flagged.rs:29: unused `async` for function with no await statements",
+    "src/flagged.rs:48: unused output of future returned by `flagged::must_use_output` that must be used",
+    "src/flagged.rs:53: unused return value of `flagged::must_use_output` that must be used",
+];
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("lint-fixture")
+}
+
+fn target() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("lint-parity")
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command
+        .current_dir(fixture())
+        .env("CARGO_TARGET_DIR", target())
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    command
+}
+
+/// `file:line: message` for every diagnostic clippy reports on the fixture.
+fn diagnostics(traced: bool) -> BTreeSet<String> {
+    let mut command = cargo();
+    command.args(["clippy", "--locked", "--quiet", "--message-format=json"]);
+    if traced {
+        command.args(["--features", "traced"]);
+    }
+    command.args(["--", "-W", "clippy::pedantic"]);
+    let output = command.output().expect("cargo clippy runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut found = BTreeSet::new();
+    for line in stdout.lines() {
+        // Children have `"rendered":null`; the diagnostic's own text is the one string.
+        let Some(message) = field(line, "\"rendered\":") else {
+            continue;
+        };
+        // `--> src/file.rs:LINE:COL` is the primary location.
+        let Some(location) = message
+            .lines()
+            .find_map(|l| l.trim_start().strip_prefix("--> "))
+        else {
+            continue;
+        };
+        let mut parts = location.rsplitn(3, ':');
+        let (_, line_no, file) = (parts.next(), parts.next(), parts.next());
+        let headline = message.lines().next().unwrap_or_default();
+        let text = headline
+            .split_once(": ")
+            .map_or(headline, |(_, text)| text)
+            .to_owned();
+        found.insert(format!(
+            "{}:{}: {text}",
+            file.unwrap_or_default(),
+            line_no.unwrap_or_default()
+        ));
+    }
+    assert!(
+        !found.is_empty(),
+        "clippy reported nothing on the fixture, which has diagnostics on purpose:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    found
+}
+
+/// The JSON string value after `key` on a line of cargo's output, unescaped.
+fn field(line: &str, key: &str) -> Option<String> {
+    let key = format!("{key}\"");
+    let start = line.find(&key)? + key.len();
+    let rest = &line[start..];
+    let mut out = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                other => out.push(other),
+            },
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+#[test]
+fn attributes_add_and_hide_no_diagnostics() {
+    let native = diagnostics(false);
+    let traced = diagnostics(true);
+    for known in KNOWN {
+        assert!(
+            native.contains(known),
+            "the fixture no longer shows the known difference {known:?}; native diagnostics:\n{native:#?}"
+        );
+    }
+    let expected: BTreeSet<String> = native
+        .iter()
+        .filter(|d| !KNOWN.contains(&d.as_str()))
+        .cloned()
+        .collect();
+    let added: Vec<_> = traced.difference(&expected).collect();
+    let hidden: Vec<_> = expected.difference(&traced).collect();
+    assert!(
+        added.is_empty() && hidden.is_empty(),
+        "with the attributes, clippy added {added:#?}\nand no longer reported {hidden:#?}"
+    );
+}
+
+/// The signature rustdoc renders for `module::function` of the fixture.
+fn documented(module: &str, function: &str) -> String {
+    let page = target()
+        .join("doc/tracebound_lint_fixture")
+        .join(module)
+        .join(format!("fn.{function}.html"));
+    let html = std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+    let start = html
+        .find("<pre class=\"rust item-decl\"><code>")
+        .expect("a declaration");
+    let end = start + html[start..].find("</code></pre>").expect("its end");
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html[start..end].chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("( ", "(")
+        .replace(", )", ")")
+}
+
+#[test]
+fn rustdoc_shows_the_function_as_written() {
+    let status = cargo()
+        .args([
+            "doc",
+            "--locked",
+            "--quiet",
+            "--no-deps",
+            "--features",
+            "traced",
+        ])
+        .status()
+        .expect("cargo doc runs");
+    assert!(status.success());
+    for (module, function, signature) in [
+        ("clean", "plain", "pub async fn plain(id: u64) -> u64"),
+        (
+            "clean",
+            "mutable",
+            "pub async fn mutable(count: u32, _unused: u64) -> u32",
+        ),
+        ("clean", "diverges", "pub async fn diverges() -> !"),
+        (
+            "clean",
+            "checksum",
+            "pub async fn checksum(data: Vec<u8>, _permit: OwnedSemaphorePermit) -> u32",
+        ),
+        (
+            "clean",
+            "opaque_error",
+            "pub async fn opaque_error(flag: bool) -> Result<impl Display, Opaque>",
+        ),
+    ] {
+        assert_eq!(
+            documented(module, function),
+            signature,
+            "{module}::{function}"
+        );
+    }
+}
