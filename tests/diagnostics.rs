@@ -92,4 +92,56 @@ fn broken_propagation_is_reported_once_each() {
         "{}",
         messages[3]
     );
+    a_guard_held_across_an_await_is_reported_once();
+}
+
+/// Makes an OpenTelemetry guard the compile-time check cannot see (it is not named `attach`).
+fn remote_guard() -> opentelemetry::ContextGuard {
+    use opentelemetry::trace::{
+        SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+    };
+    let remote = SpanContext::new(
+        TraceId::from(7),
+        SpanId::from(9),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::NONE,
+    );
+    opentelemetry::Context::current()
+        .with_remote_span_context(remote)
+        .attach()
+}
+
+#[tracebound::traced_task]
+async fn waits_holding_a_guard() {
+    let guard = remote_guard();
+    tokio::task::yield_now().await;
+    drop(guard);
+}
+
+/// Part of the test above, after it: the warnings are once per process, and the first traced
+/// call of a thread with no provider gives the "no provider" one.
+fn a_guard_held_across_an_await_is_reported_once() {
+    use opentelemetry::baggage::BaggageExt;
+    let capture = Capture::default();
+    tracing::subscriber::with_default(capture.clone(), || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        // Something to carry, so that the call attaches a context of its own even with no
+        // provider installed.
+        let cx = opentelemetry::Context::new()
+            .with_baggage([opentelemetry::KeyValue::new("tenant", "acme")]);
+        let _token = tracebound::attach(cx);
+        rt.block_on(async {
+            waits_holding_a_guard().await;
+            waits_holding_a_guard().await;
+        });
+    });
+    let messages = capture.0.lock().unwrap().clone();
+    let reported: Vec<_> = messages
+        .iter()
+        .filter(|m| m.contains("`ContextGuard` still attached"))
+        .collect();
+    assert_eq!(reported.len(), 1, "{messages:#?}");
 }

@@ -221,3 +221,25 @@ async fn spawned_tasks_keep_their_own_context_across_awaits() {
 fn tracer_leaf(name: String) {
     global::tracer("tracebound-tests").in_span(name, |_| {});
 }
+
+#[tracebound::traced_task]
+async fn under_block_on(n: u32) -> u32 {
+    n + 1
+}
+
+#[test]
+fn the_recorder_records_under_futures_block_on() {
+    // The SDK's simple processor blocks on its exporter inside `end`, which panics inside
+    // `futures::executor::block_on`; the recorder must not, and must keep recording after.
+    for round in ["block-on-first", "block-on-second"] {
+        let recorder = tracebound::testing::install();
+        let span = global::tracer("tracebound-tests").start(round);
+        let cx = Context::current_with_span(span);
+        let n = futures::executor::block_on(with_context(cx.clone(), || under_block_on(1)));
+        cx.span().end();
+        assert_eq!(n, 2);
+        recorder
+            .trace_of(round)
+            .assert_parent("under_block_on", round);
+    }
+}

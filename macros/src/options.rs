@@ -370,3 +370,17 @@ impl Parse for Field {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Common;
+
+    /// Run by cargo for this crate, whose manifest has no `tracebound` dependency: the error
+    /// says so and names `crate = …`.
+    #[test]
+    fn a_crate_without_tracebound_is_told_about_crate_option() {
+        let error = Common::default().krate().unwrap_err().to_string();
+        assert!(error.contains("not a dependency"), "{error}");
+        assert!(error.contains("crate = …"), "{error}");
+    }
+}

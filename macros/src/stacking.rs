@@ -134,7 +134,7 @@ fn is_inert(attr: &Attribute) -> bool {
 
 /// The shape of a body `#[tokio::main]`/`#[tokio::test]` generated: it starts with
 /// `let body = async { … };`.
-fn is_tokio_body(block: &syn::Block) -> bool {
+pub fn is_tokio_body(block: &syn::Block) -> bool {
     matches!(block.stmts.first(), Some(Stmt::Local(local))
         if matches!(&local.pat, syn::Pat::Ident(p) if p.ident == "body")
             && local.init.as_ref().is_some_and(|init| matches!(*init.expr, Expr::Async(_))))

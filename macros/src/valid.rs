@@ -13,7 +13,7 @@ use syn::{Expr, FnArg, Pat, ReceiverKind, Type};
 pub fn task(options: &TaskOptions, function: &Function) -> darling::Result<()> {
     let mut errors = Error::accumulator();
     common("traced_task", options.common(), function, &mut errors);
-    if function.shape == Shape::Sync {
+    if function.shape == Shape::Sync && !crate::stacking::is_tokio_body(&function.item.block) {
         let message = "#[traced_task] needs an `async fn`, or a fn returning `impl Future` or \
                        `Pin<Box<dyn Future>>`; for synchronous work use #[traced_blocking]";
         errors.push(at_output(message, function));

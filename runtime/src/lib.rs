@@ -74,7 +74,7 @@
 //!
 //! # Features
 //! - `tokio` (default): [`spawn`], [`spawn_blocking`], [`spawn_local`].
-//! - `testing`: [`testing::install`], an in-memory exporter, and [`testing::TraceTree`].
+//! - `testing`: [`testing::install`], an in-memory recorder of spans, and [`testing::TraceTree`].
 //! - `sdk`: [`set_tracer_provider`], which installs an OpenTelemetry SDK provider so that
 //!   traced functions build their spans with its tracer directly (the fastest path).
 //! - `setup`: [`init`] and [`setup::Setup`], a provider and propagator from `OTEL_*` variables.

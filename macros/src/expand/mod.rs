@@ -211,53 +211,54 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
     let (body, checks) = awaits::checked(krate, &item.block, shape == Shape::Async);
     let stmts = &body.stmts;
     let inferable = &output.inferable;
-    let doc_copy = match (&plan.runs, shape, &stacking) {
-        (Runs::Elsewhere { .. }, ..) | (_, Shape::Async, Stacking::Alone) => {
-            Some(doc_copy(&original, &mut item))
-        }
-        _ => None,
-    };
-    *item.block = match (&plan.runs, shape, stacking) {
-        (Runs::Elsewhere { executor }, ..) => {
-            let borrows = sig::borrow_pattern_bindings(&item.sig.inputs, &plan.used_params);
-            let moved = sig::move_params(&mut item.sig.inputs, &plan.used_params, krate);
-            let rebinds = &moved.rebinds;
-            let name = item.sig.ident.to_string();
-            item.sig.output = ReturnType::Type(Default::default(), Box::new(output.future()));
-            parse_quote!({
-                let #cx = { #borrows #start };
-                #krate::__private::blocking(
-                    #cx,
-                    #krate::__private::Executor::#executor,
-                    #name,
-                    move || -> #inferable { #(#rebinds)* #(#stmts)* },
-                    #record,
-                )
-            })
-        }
-        (Runs::InPlace, Shape::Async, Stacking::Entry) => {
-            // Under `#[tokio::main]`/`#[tokio::test]` (and the like), which need an `async fn`:
-            // the span starts when the function's own future is first polled, right away.
-            parse_quote!({
+    let borrows = sig::borrow_pattern_bindings(&item.sig.inputs, &plan.used_params);
+    let mut doc_copy = None;
+    if stacking == Stacking::Entry || stacking == Stacking::TokioBody {
+        // The entry point's own macro keeps (or kept) the signature.
+        *item.block = match stacking {
+            Stacking::Entry => parse_quote!({
+                // Under `#[tokio::main]`/`#[tokio::test]` (and the like), which need an
+                // `async fn`: the span starts when the function's future is first polled,
+                // which is right away.
                 #krate::__private::instrument::<#inferable, _, _>(
                     { #start },
                     async move { #(#stmts)* },
                     #record,
                 )
                 .await
-            })
-        }
-        (Runs::InPlace, Shape::Async, _) => {
-            let borrows = sig::borrow_pattern_bindings(&item.sig.inputs, &plan.used_params);
-            let moved = sig::move_params(&mut item.sig.inputs, &plan.used_params, krate);
-            let rebinds = &moved.rebinds;
+            }),
+            _ => tokio_body(&body, &plan, &record, inferable),
+        };
+    } else {
+        let moved = sig::move_params(&mut item.sig.inputs, &plan.used_params, krate);
+        let rebinds = &moved.rebinds;
+        let runs_later = matches!(plan.runs, Runs::Elsewhere { .. }) || shape == Shape::Async;
+        if runs_later {
             item.sig.asyncness = None;
             let future = match &item.sig.abi {
                 Some(_) => output.foreign_future(),
                 None => output.future(),
             };
             item.sig.output = ReturnType::Type(Default::default(), Box::new(future));
-            parse_quote!({
+        }
+        if runs_later || moved.renamed {
+            doc_copy = Some(self::doc_copy(&original, &mut item, runs_later));
+        }
+        *item.block = match (&plan.runs, shape) {
+            (Runs::Elsewhere { executor }, _) => {
+                let name = item.sig.ident.to_string();
+                parse_quote!({
+                    let #cx = { #borrows #start };
+                    #krate::__private::blocking(
+                        #cx,
+                        #krate::__private::Executor::#executor,
+                        #name,
+                        move || -> #inferable { #(#rebinds)* #(#stmts)* },
+                        #record,
+                    )
+                })
+            }
+            (Runs::InPlace, Shape::Async) => parse_quote!({
                 let #cx = { #borrows #start };
                 #after_start
                 #krate::__private::instrument::<#inferable, _, _>(
@@ -268,37 +269,30 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
                     },
                     #record,
                 )
-            })
-        }
-        (Runs::InPlace, Shape::ImplFuture | Shape::BoxedFuture, _) => {
-            let rebinds = plain_rebinds(&item.sig.inputs, &plan.used_params);
-            let boxed = (shape == Shape::BoxedFuture).then(|| quote!(::std::boxed::Box::pin));
-            parse_quote!({
-                let #cx = #start;
-                #after_start
-                let __tb_future = #krate::__private::in_context(
-                    &#cx,
-                    move || -> #inferable { #(#rebinds)* #(#stmts)* },
-                );
-                #boxed(#krate::__private::instrument::<_, _, _>(#cx, __tb_future, #record))
-            })
-        }
-        (Runs::InPlace, Shape::Sync, Stacking::TokioBody) => {
-            tokio_body(&body, &plan, &record, inferable)
-        }
-        (Runs::InPlace, Shape::Sync, _) => {
-            let rebinds = plain_rebinds(&item.sig.inputs, &plan.used_params);
-            parse_quote!({
-                let #cx = #start;
+            }),
+            (Runs::InPlace, Shape::ImplFuture | Shape::BoxedFuture) => {
+                let boxed = (shape == Shape::BoxedFuture).then(|| quote!(::std::boxed::Box::pin));
+                parse_quote!({
+                    let #cx = { #borrows #start };
+                    #after_start
+                    let __tb_future = #krate::__private::in_context(
+                        &#cx,
+                        move || -> #inferable { #(#rebinds)* #(#stmts)* },
+                    );
+                    #boxed(#krate::__private::instrument::<_, _, _>(#cx, __tb_future, #record))
+                })
+            }
+            (Runs::InPlace, Shape::Sync) => parse_quote!({
+                let #cx = { #borrows #start };
                 #after_start
                 #krate::__private::run_sync(
                     #cx,
                     move || -> #inferable { #(#rebinds)* #(#stmts)* },
                     #record,
                 )
-            })
-        }
-    };
+            }),
+        };
+    }
     if !checks.is_empty() {
         item.block
             .stmts
@@ -307,30 +301,6 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
     // The function keeps the user's braces, so that its span is the user's code.
     item.block.brace_token = braces;
     quote!(#doc_copy #item)
-}
-
-/// Moves the parameters bound to a plain name into a closure run in the call, so that each is
-/// dropped where the body ends, in reverse order, as the function would drop it.
-fn plain_rebinds(
-    inputs: &syn::punctuated::Punctuated<syn::FnArg, syn::Token![,]>,
-    used: &[String],
-) -> Vec<TokenStream> {
-    inputs
-        .iter()
-        .filter_map(|arg| match arg {
-            syn::FnArg::Typed(typed) => match &*typed.pat {
-                syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
-                    let ident = &p.ident;
-                    let value = Ident::new(&ident.to_string(), Span::call_site());
-                    let cfgs = sig::cfg_attrs(&typed.attrs);
-                    let read = sig::read_by_start(ident, used);
-                    Some(quote!(#(#cfgs)* let #ident = #value; #read))
-                }
-                _ => None,
-            },
-            syn::FnArg::Receiver(_) => None,
-        })
-        .collect()
 }
 
 /// The body of a function `#[tokio::main]` or `#[tokio::test]` already rewrote (when it sits
@@ -360,15 +330,17 @@ fn tokio_body(
 /// as written (an `async fn`, its parameters as named), under `#[cfg(doc)]`, while the
 /// rewritten one is `#[cfg(not(doc))]`. A `#[traced_blocking]` function is documented as the
 /// `async fn` it becomes.
-fn doc_copy(original: &syn::ItemFn, rewritten: &mut syn::ItemFn) -> TokenStream {
+fn doc_copy(original: &syn::ItemFn, rewritten: &mut syn::ItemFn, is_async: bool) -> TokenStream {
     let mut copy = original.clone();
-    if copy.sig.asyncness.is_none() {
+    if is_async {
         copy.sig.asyncness = Some(Default::default());
     }
     rewritten.attrs.push(parse_quote!(#[cfg(not(doc))]));
     // `#[must_use]` on an `async fn` applies to what `.await` gives, which rustc knows only
     // for an `async fn`; on the rewritten function it would mark the future, which every
     // future already is (and clippy says so).
-    rewritten.attrs.retain(|a| !a.path().is_ident("must_use"));
+    if is_async {
+        rewritten.attrs.retain(|a| !a.path().is_ident("must_use"));
+    }
     quote!(#[cfg(doc)] #copy)
 }

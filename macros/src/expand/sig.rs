@@ -27,11 +27,14 @@ type Inputs = Punctuated<FnArg, Token![,]>;
 pub struct Moved {
     /// Statements moving every parameter into the body, in order.
     pub rebinds: Vec<TokenStream>,
+    /// Whether a parameter was renamed (the signature no longer shows it as written).
+    pub renamed: bool,
 }
 
 /// Renames the parameters whose patterns are not a plain name, and returns the statements that
 /// move every parameter into the body and bind its pattern there.
 pub fn move_params(inputs: &mut Inputs, used: &[String], krate: &TokenStream) -> Moved {
+    let mut renamed = false;
     let rebinds = inputs
         .iter_mut()
         .enumerate()
@@ -65,6 +68,7 @@ pub fn move_params(inputs: &mut Inputs, used: &[String], krate: &TokenStream) ->
                         quote!(#(#cfgs)* #(#lints)* let #mutability #ident = #value; #read)
                     }
                     pat => {
+                        renamed = true;
                         let name = arg_name(i);
                         let bind = match &*pat {
                             Pat::Wild(_) => quote!(),
@@ -90,7 +94,7 @@ pub fn move_params(inputs: &mut Inputs, used: &[String], krate: &TokenStream) ->
             }
         })
         .collect();
-    Moved { rebinds }
+    Moved { rebinds, renamed }
 }
 
 /// For a parameter the span's start reads (in `fields`, `carrier`): a use of its binding, which

@@ -29,40 +29,60 @@ mod tree;
 
 pub use tree::TraceTree;
 
+use opentelemetry::Context;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{
-    InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor, SpanData, SpanExporter,
-};
-use std::sync::OnceLock;
+use opentelemetry_sdk::trace::{SdkTracerProvider, Span, SpanData, SpanProcessor};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 /// Receives every span ended while it is installed; see [`install`].
 #[derive(Clone, Debug)]
 pub struct Recorder {
-    exporter: InMemorySpanExporter,
+    spans: Spans,
     provider: SdkTracerProvider,
+}
+
+/// The spans ended so far, shared by the recorder and its processors.
+#[derive(Clone, Debug, Default)]
+struct Spans(Arc<Mutex<Vec<SpanData>>>);
+
+impl Spans {
+    /// A panic elsewhere while the list was held leaves it as it was: keep recording.
+    fn lock(&self) -> MutexGuard<'_, Vec<SpanData>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 static RECORDER: OnceLock<Recorder> = OnceLock::new();
 
-/// The exporter of [`Recorder::processor`]: into the recorder, and never clearing it.
+/// The span processor of [`Recorder::processor`]: it records every ended span into the
+/// recorder, synchronously, on the thread that ends it.
+///
+/// It runs no executor of its own (the SDK's simple processor blocks on its exporter's future,
+/// which panics inside `futures::executor::block_on`), and shutting it down keeps the records:
+/// the recorder outlives the providers that feed it.
 #[derive(Debug)]
-pub struct Recording(InMemorySpanExporter);
+pub struct Recording(Spans);
 
-impl SpanExporter for Recording {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.0.export(batch).await
+impl SpanProcessor for Recording {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        self.0.lock().push(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
     }
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        // The in-memory exporter clears its records on shutdown: every other provider feeding
-        // the same recorder would lose its spans.
         Ok(())
     }
 }
 
-/// Installs (once per process) a global tracer provider that exports every span synchronously
-/// into memory, and returns the recorder that reads them.
+/// Installs (once per process) a global tracer provider that records every span synchronously
+/// into memory, and returns the recorder that reads them. Works under any executor, including
+/// `futures::executor::block_on`.
 ///
 /// Calling it again returns the same recorder and re-installs its provider, so a test that
 /// runs after another one replaced the global provider still records.
@@ -77,11 +97,11 @@ pub fn install() -> Recorder {
 pub fn recorder() -> Recorder {
     RECORDER
         .get_or_init(|| {
-            let exporter = InMemorySpanExporter::default();
+            let spans = Spans::default();
             let provider = SdkTracerProvider::builder()
-                .with_simple_exporter(exporter.clone())
+                .with_span_processor(Recording(spans.clone()))
                 .build();
-            Recorder { exporter, provider }
+            Recorder { spans, provider }
         })
         .clone()
 }
@@ -89,7 +109,7 @@ pub fn recorder() -> Recorder {
 impl Recorder {
     /// Every span ended so far, in the order they ended.
     pub fn spans(&self) -> Vec<SpanData> {
-        self.exporter.get_finished_spans().unwrap_or_default()
+        self.spans.lock().clone()
     }
 
     /// All spans ended so far, from every trace.
@@ -112,12 +132,12 @@ impl Recorder {
     ///
     /// Shutting that provider down (as dropping its last handle does) keeps what was recorded:
     /// the recorder outlives the providers that feed it.
-    pub fn processor(&self) -> SimpleSpanProcessor<Recording> {
-        SimpleSpanProcessor::new(Recording(self.exporter.clone()))
+    pub fn processor(&self) -> Recording {
+        Recording(self.spans.clone())
     }
 
     /// Forgets the spans recorded so far.
     pub fn reset(&self) {
-        self.exporter.reset();
+        self.spans.lock().clear();
     }
 }
