@@ -97,16 +97,12 @@ fn arguments_drop_as_in_the_native_async_fn() {
     for traced_fn in [false, true] {
         let log = Log::default();
         let (w, t, r, f, m, n) = arguments(&log);
-        let future = rt.block_on(async {
-            let future: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
-                if traced_fn {
-                    Box::pin(traced_patterns(log.clone(), w, t, r, f, m, n))
-                } else {
-                    Box::pin(native_patterns(log.clone(), w, t, r, f, m, n))
-                };
-            log.push("called");
-            future
-        });
+        let future: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = if traced_fn {
+            Box::pin(traced_patterns(log.clone(), w, t, r, f, m, n))
+        } else {
+            Box::pin(native_patterns(log.clone(), w, t, r, f, m, n))
+        };
+        log.push("called");
         rt.block_on(future);
         log.push("awaited");
         runs.push(log.take());

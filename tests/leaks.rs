@@ -68,6 +68,7 @@ async fn in_a_tuple() -> Vec<Option<String>> {
 }
 
 #[traced_task]
+#[allow(clippy::needless_late_init)]
 async fn assigned_later() -> Vec<Option<String>> {
     let held: ContextToken;
     held = token("assigned");
@@ -80,6 +81,7 @@ async fn assigned_later() -> Vec<Option<String>> {
 }
 
 #[traced_task]
+#[allow(clippy::match_single_binding)]
 async fn matched() -> Vec<Option<String>> {
     let mut seen = Vec::new();
     match token("match") {

@@ -1,0 +1,1 @@
+//! Nothing but the test in `ui2021.rs`.
