@@ -15,7 +15,7 @@ use syn::{Expr, Ident, LitStr, Token};
 #[darling(default)]
 pub struct Common {
     pub name: Option<SpanName>,
-    pub kind: Option<Kind>,
+    pub kind: Option<Word<Kind>>,
     pub skip: Option<PathList>,
     pub skip_all: Flag,
     pub fields: Fields,
@@ -86,7 +86,7 @@ impl Options for TaskOptions {
 pub struct BlockingOptions {
     #[darling(flatten)]
     pub common: Common,
-    pub executor: Option<Executor>,
+    pub executor: Option<Word<Executor>>,
 }
 
 impl Options for BlockingOptions {
@@ -96,28 +96,14 @@ impl Options for BlockingOptions {
 }
 
 /// `executor = pool|thread`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromMeta)]
+#[darling(rename_all = "snake_case")]
 pub enum Executor {
     Pool,
     Thread,
 }
 
-impl FromMeta for Executor {
-    fn from_string(value: &str) -> Result<Self> {
-        match value {
-            "pool" => Ok(Executor::Pool),
-            "thread" => Ok(Executor::Thread),
-            other => Err(Error::unknown_value_with_alts(
-                other,
-                ["pool", "thread"].iter(),
-            )),
-        }
-    }
-
-    fn from_expr(expr: &Expr) -> Result<Self> {
-        word_or_string(expr, Self::from_string, Self::from_value)
-    }
-}
+impl Variant for Executor {}
 
 /// `#[traced_consumer(…)]`.
 #[derive(Debug, Default, FromMeta)]
@@ -127,7 +113,7 @@ pub struct ConsumerOptions {
     pub messaging: Messaging,
     pub carrier: Option<Carrier>,
     pub batch: Option<Carrier>,
-    pub relation: Option<darling::util::SpannedValue<Relation>>,
+    pub relation: Option<darling::util::SpannedValue<Word<Relation>>>,
 }
 
 impl Options for ConsumerOptions {
@@ -177,47 +163,44 @@ impl FromMeta for Carrier {
 }
 
 /// `relation = parent|link`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromMeta)]
+#[darling(rename_all = "snake_case")]
 pub enum Relation {
     Parent,
     Link,
 }
 
-impl FromMeta for Relation {
-    fn from_string(value: &str) -> Result<Self> {
-        match value {
-            "parent" => Ok(Relation::Parent),
-            "link" => Ok(Relation::Link),
-            other => Err(Error::unknown_value_with_alts(
-                other,
-                ["parent", "link"].iter(),
-            )),
-        }
-    }
+impl Variant for Relation {}
 
-    fn from_expr(expr: &Expr) -> Result<Self> {
-        word_or_string(expr, Self::from_string, Self::from_value)
+/// An option whose values name a variant of the runtime's enum of the same name.
+pub trait Variant: std::fmt::Debug {
+    /// The runtime's variant: `Kind::Server` is `SpanKind::Server`.
+    fn variant(&self) -> Ident {
+        Ident::new(&format!("{self:?}"), Span::call_site())
     }
 }
 
-/// A bare word or a string literal, as in `kind = server` or `kind = "server"`.
-fn word_or_string<T>(
-    expr: &Expr,
-    from_string: impl Fn(&str) -> Result<T>,
-    from_value: impl Fn(&syn::Lit) -> Result<T>,
-) -> Result<T> {
-    match expr {
-        Expr::Path(path) if path.path.get_ident().is_some() => {
-            let ident = path
-                .path
-                .get_ident()
-                .map(Ident::to_string)
-                .unwrap_or_default();
-            from_string(&ident).map_err(|e| e.with_span(expr))
+/// An option's value written as a bare word or a string literal: `kind = server` or
+/// `kind = "server"`. The derived `FromMeta` of `T` reads string literals only.
+#[derive(Debug, Clone, Copy)]
+pub struct Word<T>(pub T);
+
+impl<T: FromMeta> FromMeta for Word<T> {
+    fn from_expr(expr: &Expr) -> Result<Self> {
+        match expr {
+            Expr::Path(path) if path.path.get_ident().is_some() => {
+                let ident = path
+                    .path
+                    .get_ident()
+                    .map(Ident::to_string)
+                    .unwrap_or_default();
+                T::from_string(&ident).map_err(|e| e.with_span(expr))
+            }
+            Expr::Lit(lit) => T::from_value(&lit.lit).map_err(|e| e.with_span(expr)),
+            Expr::Group(group) => return Self::from_expr(&group.expr),
+            _ => Err(Error::unexpected_expr_type(expr).with_span(expr)),
         }
-        Expr::Lit(lit) => from_value(&lit.lit),
-        Expr::Group(group) => word_or_string(&group.expr, from_string, from_value),
-        _ => Err(Error::unexpected_expr_type(expr).with_span(expr)),
+        .map(Word)
     }
 }
 
@@ -263,7 +246,8 @@ impl FromMeta for Switch {
 }
 
 /// `kind = internal|server|client|producer|consumer` (a bare word or a string).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromMeta)]
+#[darling(rename_all = "snake_case")]
 pub enum Kind {
     Internal,
     Server,
@@ -272,37 +256,7 @@ pub enum Kind {
     Consumer,
 }
 
-impl Kind {
-    const NAMES: [&'static str; 5] = ["internal", "server", "client", "producer", "consumer"];
-
-    pub fn variant(self) -> Ident {
-        let name = match self {
-            Kind::Internal => "Internal",
-            Kind::Server => "Server",
-            Kind::Client => "Client",
-            Kind::Producer => "Producer",
-            Kind::Consumer => "Consumer",
-        };
-        Ident::new(name, Span::call_site())
-    }
-}
-
-impl FromMeta for Kind {
-    fn from_string(value: &str) -> Result<Self> {
-        Ok(match value {
-            "internal" => Kind::Internal,
-            "server" => Kind::Server,
-            "client" => Kind::Client,
-            "producer" => Kind::Producer,
-            "consumer" => Kind::Consumer,
-            other => return Err(Error::unknown_value_with_alts(other, Kind::NAMES.iter())),
-        })
-    }
-
-    fn from_expr(expr: &Expr) -> Result<Self> {
-        word_or_string(expr, Self::from_string, Self::from_value)
-    }
-}
+impl Variant for Kind {}
 
 /// `fields(key = expr, a.dotted.key = expr, "quoted.key" = expr, shorthand)`.
 #[derive(Debug, Default)]
@@ -326,10 +280,8 @@ impl FromMeta for Fields {
         let mut seen = std::collections::HashSet::new();
         for field in &entries {
             if !seen.insert(field.key.value()) {
-                errors.push(
-                    Error::custom(format!("duplicate field `{}`", field.key.value()))
-                        .with_span(&field.key),
-                );
+                // In darling's words, as for a repeated option.
+                errors.push(Error::duplicate_field(&field.key.value()).with_span(&field.key));
             }
         }
         errors.finish_with(Fields(entries.into_iter().collect()))

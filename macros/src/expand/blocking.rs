@@ -5,7 +5,7 @@
 //! borrowed arguments with the reason before the compiler's `'static` errors would.
 
 use super::{Plan, Runs, idents_in_fields, run, task};
-use crate::options::{BlockingOptions, Executor, Options};
+use crate::options::{BlockingOptions, Executor, Options, Variant};
 use crate::valid;
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -18,16 +18,15 @@ pub fn traced_blocking(args: TokenStream, item: TokenStream) -> TokenStream {
         valid::blocking,
         |options, function, krate| {
             let common = options.common();
-            let executor = match options.executor.unwrap_or(Executor::Pool) {
-                Executor::Pool => quote!(Pool),
-                Executor::Thread => quote!(Thread),
-            };
+            let executor = options.executor.map_or(Executor::Pool, |w| w.0).variant();
             Plan {
                 start: task::start(&krate, common, function, false),
                 after_start: quote!(),
                 record_errors: common.records_errors(),
                 used_params: idents_in_fields(common),
-                runs: Runs::Elsewhere { executor },
+                runs: Runs::Elsewhere {
+                    executor: quote!(#executor),
+                },
                 krate,
             }
         },

@@ -4,7 +4,7 @@
 use super::{Plan, Runs, attributes, collect_idents, cx, idents_in_fields, run, scope, span_name};
 use crate::ast::Function;
 use crate::options::{
-    Carrier, Common, ConsumerOptions, Kind, Messaging, Options, ProducerOptions, Relation,
+    Carrier, Common, ConsumerOptions, Kind, Messaging, Options, ProducerOptions, Relation, Variant,
 };
 use crate::valid;
 use proc_macro2::{Span, TokenStream};
@@ -77,7 +77,7 @@ fn parts(
     Parts {
         scope: scope(&krate),
         name: span_name(common, default_name, function),
-        kind: common.kind.unwrap_or(kind).variant(),
+        kind: common.kind.map_or(kind, |w| w.0).variant(),
         attributes: attributes(&krate, common, &fixed),
         used_params,
         krate,
@@ -121,15 +121,11 @@ pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
                     }
                 }
                 None => {
-                    let relation = match options
+                    let relation = options
                         .relation
                         .as_deref()
-                        .copied()
-                        .unwrap_or(Relation::Parent)
-                    {
-                        Relation::Parent => quote!(Parent),
-                        Relation::Link => quote!(Link),
-                    };
+                        .map_or(Relation::Parent, |w| w.0)
+                        .variant();
                     quote! {
                         #krate::__private::start_consumer(
                             #scope, #name, #krate::__private::SpanKind::#kind,

@@ -2,7 +2,7 @@
 
 use super::{Plan, Runs, attributes, idents_in_fields, run, scope, span_name};
 use crate::ast::Function;
-use crate::options::{Common, Kind, Options, TaskOptions};
+use crate::options::{Common, Kind, Options, TaskOptions, Variant};
 use crate::valid;
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -32,7 +32,7 @@ pub fn traced_task(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn start(krate: &TokenStream, common: &Common, function: &Function, root: bool) -> TokenStream {
     let scope = scope(krate);
     let name = span_name(common, function.name().to_string(), function);
-    let kind = common.kind.unwrap_or(Kind::Internal).variant();
+    let kind = common.kind.map_or(Kind::Internal, |w| w.0).variant();
     let attributes = attributes(krate, common, &[]);
     quote! {
         #krate::__private::start(
