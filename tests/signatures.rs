@@ -283,3 +283,56 @@ fn a_body_holding_an_rc_across_await_runs_on_a_local_set() {
     });
     trace.assert_parent("holds_rc_across_await", "signatures-local-root");
 }
+
+/// Logs its drop, to compare drop orders.
+struct Loud(
+    &'static str,
+    std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>,
+);
+
+impl Drop for Loud {
+    fn drop(&mut self) {
+        self.1.lock().unwrap().push(self.0);
+    }
+}
+
+impl Loud {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+type DropLog = std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>;
+
+async fn tail_native(log: DropLog, param: Loud) -> usize {
+    let _local = Loud("local", log.clone());
+    // The temporary in the tail drops after `_local` in Rust 2021, before it in 2024; the
+    // parameter drops last in both.
+    Loud("temporary", log).len() + param.len()
+}
+
+#[traced_task]
+async fn tail_traced(log: DropLog, param: Loud) -> usize {
+    let _local = Loud("local", log.clone());
+    Loud("temporary", log).len() + param.len()
+}
+
+#[test]
+fn tail_temporaries_drop_as_in_the_native_fn_of_each_edition() {
+    let mut orders = Vec::new();
+    for traced_fn in [false, true] {
+        let log = DropLog::default();
+        let param = Loud("param", log.clone());
+        let n = futures::executor::block_on(async {
+            if traced_fn {
+                tail_traced(log.clone(), param).await
+            } else {
+                tail_native(log.clone(), param).await
+            }
+        });
+        assert_eq!(n, 14);
+        orders.push(log.lock().unwrap().clone());
+    }
+    assert_eq!(orders[1], orders[0]);
+    assert_eq!(orders[0].last(), Some(&"param"));
+}

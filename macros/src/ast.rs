@@ -132,6 +132,20 @@ fn pins_dyn_future(args: &PathArguments) -> bool {
     })
 }
 
+/// The identifiers a pattern binds, with their spans.
+pub fn binding_idents(pat: &Pat) -> Vec<Ident> {
+    struct Bindings(Vec<Ident>);
+    impl<'ast> syn::visit::Visit<'ast> for Bindings {
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            self.0.push(p.ident.clone());
+            syn::visit::visit_pat_ident(self, p);
+        }
+    }
+    let mut found = Bindings(Vec::new());
+    syn::visit::Visit::visit_pat(&mut found, pat);
+    found.0
+}
+
 /// Collects the identifiers a pattern binds.
 pub fn bindings(pat: &Pat, out: &mut Vec<String>) {
     match pat {
@@ -206,6 +220,8 @@ pub struct Output {
     /// The same with `_` for every `impl Trait` in it (`Result<impl Display, E>` becomes
     /// `Result<_, E>`): writable in an expression, and enough for `?` to know its target.
     pub inferable: TokenStream,
+    /// Whether it is `!`.
+    pub is_never: bool,
 }
 
 impl Output {
@@ -219,6 +235,7 @@ impl Output {
             return Output {
                 ty: never.clone(),
                 inferable: never,
+                is_never: true,
             };
         }
         let mut inferable = ty.clone();
@@ -226,15 +243,19 @@ impl Output {
         Output {
             ty: quote::quote!(#ty),
             inferable: quote::quote!(#inferable),
+            is_never: false,
         }
     }
 
     /// The type of the future a rewritten function returns.
-    pub fn future(&self) -> Type {
+    ///
+    /// `impl` resolves at the macro, whose edition (2024) captures every in-scope lifetime, as
+    /// `async fn` does, whatever the edition of the user's crate; it is located at `at`, the
+    /// user's return type, so that what spans the signature (clippy's doc lints) ends there.
+    pub fn future(&self, at: Span) -> Type {
         let ty = &self.ty;
-        // `impl` is spanned at the macro, whose edition (2024) captures every in-scope
-        // lifetime, as `async fn` does, whatever the edition of the user's crate.
-        syn::parse_quote!(impl ::core::future::Future<Output = #ty>)
+        let span = Span::call_site().located_at(at);
+        syn::parse_quote_spanned!(span=> impl ::core::future::Future<Output = #ty>)
     }
 
     /// The future type of an `extern` function, spanned as the user's code so that the lint

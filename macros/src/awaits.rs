@@ -44,12 +44,17 @@ pub fn checked(krate: &TokenStream, block: &Block, is_async: bool) -> (Block, To
     (block, fix.items)
 }
 
-/// A value that may be a token, wrapped by the finder as `{ let __tb_candidate_N = E; … }`.
+/// A value that may be a token.
 struct Candidate {
     /// How messages name it.
     what: String,
     /// Where it was found alive, or dropped at once: each gets a check there.
     sites: Vec<(Span, Message)>,
+    /// The name its checks read it by: a `let` binding or a matched value, checked by a
+    /// `__tb_check!(N)` statement the finder puts right after it; `None` for a value the
+    /// finder wrapped as `{ let __tb_candidate_N = E; __tb_candidate_N }` (inside a struct, a
+    /// tuple, an assignment).
+    name: Option<Ident>,
 }
 
 #[derive(Clone, Copy)]
@@ -83,16 +88,40 @@ impl Finder {
         self.in_async = was_async;
     }
 
+    fn new_candidate(&mut self, what: String, name: Option<Ident>) -> usize {
+        self.candidates.push(Candidate {
+            what,
+            sites: Vec::new(),
+            name,
+        });
+        self.candidates.len() - 1
+    }
+
+    /// A `let` of a value that may be a token: the candidate, if the check goes after the
+    /// statement (the value bound to one name, whose type the `let` may annotate).
+    fn bind_local(&mut self, local: &mut Local) -> Option<usize> {
+        let init = &mut local.init.as_mut()?.expr;
+        if makes_guard(init)
+            && let Pat::Ident(binding) = strip(&local.pat)
+        {
+            let name = binding.ident.clone();
+            let n = self.new_candidate(format!("context token `{name}`"), Some(name.clone()));
+            self.live.push(Live {
+                candidate: n,
+                name: Some(name.to_string()),
+            });
+            return Some(n);
+        }
+        self.bind(&local.pat, init);
+        None
+    }
+
     /// Wraps `expr` as candidate N if it may be a token; returns N.
     fn candidate(&mut self, expr: &mut Expr, what: String) -> Option<usize> {
         if !makes_guard(expr) {
             return None;
         }
-        let n = self.candidates.len();
-        self.candidates.push(Candidate {
-            what,
-            sites: Vec::new(),
-        });
+        let n = self.new_candidate(what, None);
         let marker = marker(n);
         let value = std::mem::replace(expr, parse_quote!(()));
         *expr = parse_quote!({ let #marker = #value; #marker });
@@ -162,11 +191,24 @@ impl Finder {
 impl VisitMut for Finder {
     fn visit_block_mut(&mut self, block: &mut Block) {
         let depth = self.live.len();
-        for stmt in &mut block.stmts {
-            self.visit_stmt_mut(stmt);
+        let mut bound = Vec::new();
+        for (i, stmt) in block.stmts.iter_mut().enumerate() {
+            match stmt {
+                Stmt::Local(local) => {
+                    self.visit_local_mut(local);
+                    bound.extend(self.bind_local(local).map(|n| (i, n)));
+                }
+                other => self.visit_stmt_mut(other),
+            }
         }
-        // Whatever this block bound is dropped at its end.
+        // Whatever this block bound is dropped at its end: every site of its candidates is
+        // known, and those found alive get their check right after their `let`.
         self.live.truncate(depth.min(self.live.len()));
+        for (i, n) in bound.into_iter().rev() {
+            if !self.candidates[n].sites.is_empty() {
+                block.stmts.insert(i + 1, placeholder(n));
+            }
+        }
     }
 
     fn visit_local_mut(&mut self, local: &mut Local) {
@@ -175,7 +217,6 @@ impl VisitMut for Finder {
         if let Some((_, diverge)) = &mut init.diverge {
             self.visit_expr_mut(diverge);
         }
-        self.bind(&local.pat, &mut init.expr);
     }
 
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
@@ -235,38 +276,35 @@ impl VisitMut for Finder {
             Expr::Match(node) => {
                 self.visit_expr_mut(&mut node.expr);
                 let depth = self.live.len();
-                if let Some(n) =
-                    self.candidate(&mut node.expr, "the context token matched here".into())
-                {
+                let candidate = makes_guard(&node.expr).then(|| {
+                    let name = format_ident!("tb_matched_{}", self.candidates.len());
+                    let n = self
+                        .new_candidate("the context token matched here".into(), Some(name.clone()));
                     self.live.push(Live {
                         candidate: n,
                         name: None,
                     });
-                }
+                    (n, name)
+                });
                 for arm in &mut node.arms {
                     self.visit_arm_mut(arm);
                 }
                 self.live.truncate(depth.min(self.live.len()));
-            }
-            Expr::If(node) => {
-                let depth = self.live.len();
-                if let Expr::Let(condition) = &mut *node.cond {
-                    self.visit_expr_mut(&mut condition.expr);
-                    if let Some(n) =
-                        self.candidate(&mut condition.expr, "the context token matched here".into())
-                    {
-                        self.live.push(Live {
-                            candidate: n,
-                            name: None,
-                        });
-                    }
-                } else {
-                    self.visit_expr_mut(&mut node.cond);
-                }
-                self.visit_block_mut(&mut node.then_branch);
-                self.live.truncate(depth.min(self.live.len()));
-                if let Some((_, otherwise)) = &mut node.else_branch {
-                    self.visit_expr_mut(otherwise);
+                // `match E { arms }` becomes `match E { v => { check(&v); match v { arms } } }`:
+                // the scrutinee's temporaries live as long as before.
+                if let Some((n, name)) = candidate
+                    && !self.candidates[n].sites.is_empty()
+                {
+                    let check = placeholder(n);
+                    let arms = std::mem::take(&mut node.arms);
+                    let inner = syn::ExprMatch {
+                        attrs: Vec::new(),
+                        match_token: node.match_token,
+                        expr: Box::new(parse_quote!(#name)),
+                        brace_token: node.brace_token,
+                        arms,
+                    };
+                    node.arms = vec![parse_quote!(#name => { #check #inner })];
                 }
             }
             Expr::Closure(node) => {
@@ -321,34 +359,67 @@ struct Fixup<'a> {
     sites: usize,
 }
 
+impl Fixup<'_> {
+    /// The checks of candidate `n`, reading it by `held`.
+    fn checks(&mut self, n: usize, held: &Ident) -> Vec<TokenStream> {
+        let candidate = &self.candidates[n];
+        let mut checks = Vec::new();
+        for (at, message) in &candidate.sites {
+            let (item, check) = check(self.krate, self.sites, held, *at, &candidate.what, *message);
+            self.items.extend(item);
+            checks.push(check);
+            self.sites += 1;
+        }
+        checks
+    }
+}
+
 impl VisitMut for Fixup<'_> {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         visit_mut::visit_expr_mut(self, expr);
         let Some((n, value)) = wrapped(expr) else {
             return;
         };
-        let candidate = &self.candidates[n];
-        if candidate.sites.is_empty() {
+        if self.candidates[n].sites.is_empty() {
             *expr = value;
             return;
         }
         let held = Ident::new("tb_held", Span::call_site());
-        let mut checks = Vec::new();
-        for (at, message) in &candidate.sites {
-            let (item, check) = check(
-                self.krate,
-                self.sites,
-                &held,
-                *at,
-                &candidate.what,
-                *message,
-            );
-            self.items.extend(item);
-            checks.push(check);
-            self.sites += 1;
-        }
+        let checks = self.checks(n, &held);
         *expr = parse_quote!({ let #held = #value; #(#checks)* #held });
     }
+
+    fn visit_stmt_mut(&mut self, stmt: &mut Stmt) {
+        visit_mut::visit_stmt_mut(self, stmt);
+        let Some(n) = placeholder_of(stmt) else {
+            return;
+        };
+        let Some(held) = self.candidates[n].name.clone() else {
+            return;
+        };
+        let checks = self.checks(n, &held);
+        *stmt = Stmt::Expr(parse_quote!({ #(#checks)* }), None);
+    }
+}
+
+/// `__tb_check!(N);`: where the checks of candidate N go.
+fn placeholder(n: usize) -> Stmt {
+    let n = syn::Index::from(n);
+    parse_quote!(__tb_check!(#n);)
+}
+
+fn placeholder_of(stmt: &Stmt) -> Option<usize> {
+    let Stmt::Macro(mac) = stmt else {
+        return None;
+    };
+    if !mac.mac.path.is_ident("__tb_check") {
+        return None;
+    }
+    mac.mac
+        .parse_body::<syn::LitInt>()
+        .ok()?
+        .base10_parse()
+        .ok()
 }
 
 /// The candidate number and value of a marker block the finder made.
@@ -430,16 +501,25 @@ fn check(
     (items, statement)
 }
 
-/// Whether `expr` is a call or method call that makes a token or guard, by its name.
+/// Whether `expr` is a call shaped like one that makes a token or guard: `cx.attach()`,
+/// `attach(cx)`, `mark_span_as_active(span)`, `enter_telemetry_suppressed_scope()`. Whether
+/// it does is left to its type.
 fn makes_guard(expr: &Expr) -> bool {
     match expr {
-        Expr::MethodCall(call) => call.method == "attach" || is_guard_fn(&call.method),
+        Expr::MethodCall(call) => {
+            call.args.is_empty()
+                && (call.method == "attach" || call.method == "enter_telemetry_suppressed_scope")
+        }
         Expr::Call(call) => match &*call.func {
             Expr::Path(path) => path
                 .path
                 .segments
                 .last()
-                .is_some_and(|s| s.ident == "attach" || is_guard_fn(&s.ident)),
+                .is_some_and(|s| match call.args.len() {
+                    0 => s.ident == "enter_telemetry_suppressed_scope",
+                    1 => s.ident == "attach" || s.ident == "mark_span_as_active",
+                    _ => false,
+                }),
             _ => false,
         },
         Expr::Paren(inner) => makes_guard(&inner.expr),
@@ -448,12 +528,8 @@ fn makes_guard(expr: &Expr) -> bool {
     }
 }
 
-fn is_guard_fn(name: &Ident) -> bool {
-    name == "mark_span_as_active" || name == "enter_telemetry_suppressed_scope"
-}
-
 /// The parts of an aggregate value that may hold a token: struct fields, tuple and array
-/// elements, constructor arguments (`Some(…)`, `Holder::new(…)`).
+/// elements, the arguments of a tuple struct or variant (`Some(…)`).
 fn parts(expr: &mut Expr) -> Vec<&mut Expr> {
     match expr {
         Expr::Struct(s) => s.fields.iter_mut().map(|f| &mut f.expr).collect(),
@@ -469,11 +545,11 @@ fn is_constructor(func: &Expr) -> bool {
     let Expr::Path(path) = func else {
         return false;
     };
+    // `Some(…)`, `Holder(…)`; not `Holder::new(…)`, which may consume what it is given.
     path.path.segments.last().is_some_and(|s| {
-        s.ident == "new"
-            || s.ident
-                .to_string()
-                .starts_with(|c: char| c.is_ascii_uppercase())
+        s.ident
+            .to_string()
+            .starts_with(|c: char| c.is_ascii_uppercase())
     })
 }
 

@@ -15,7 +15,10 @@ pub fn emit(attr: &str, function: Function, errors: TokenStream) -> TokenStream 
     if attr == "traced_blocking" && item.sig.asyncness.is_none() {
         let inferable = &output.inferable;
         let body = &item.block;
-        item.sig.output = ReturnType::Type(Default::default(), Box::new(output.future()));
+        item.sig.output = ReturnType::Type(
+            Default::default(),
+            Box::new(output.future(item.sig.ident.span())),
+        );
         *item.block = parse_quote!({
             let _ = move || -> #inferable #body;
             ::core::future::pending()

@@ -48,24 +48,60 @@ pub fn blocking(options: &BlockingOptions, function: &Function) -> darling::Resu
                 }
             }
             FnArg::Typed(typed) => {
+                let name = match &*typed.pat {
+                    Pat::Ident(pat) => format!("`{}`", pat.ident),
+                    _ => "this argument".to_owned(),
+                };
                 if let Some(borrow) = first_borrow(&typed.ty) {
-                    let name = match &*typed.pat {
-                        Pat::Ident(pat) => pat.ident.to_string(),
-                        _ => "this argument".to_owned(),
-                    };
                     errors.push(
                         Error::custom(format!(
-                            "`{name}` borrows: #[traced_blocking] runs the body on another \
+                            "{name} borrows: #[traced_blocking] runs the body on another \
                              thread, so every argument must be owned and `'static` (String, \
                              Vec<u8>, Arc<…>)"
                         ))
                         .with_span(&borrow),
+                    );
+                } else if let Some(bounds) = impl_without_send_static(&typed.ty) {
+                    errors.push(
+                        Error::custom(format!(
+                            "{name} is an `impl Trait` that may not be `Send + 'static`: \
+                             #[traced_blocking] runs the body on another thread; write \
+                             `impl {bounds} + Send + 'static`"
+                        ))
+                        .with_span(&typed.ty),
                     );
                 }
             }
         }
     }
     errors.finish()
+}
+
+/// For an `impl Trait` argument lacking `Send` or `'static` among its bounds: the bounds it has.
+fn impl_without_send_static(ty: &Type) -> Option<String> {
+    use quote::ToTokens;
+    let Type::ImplTrait(impl_trait) = ty else {
+        return None;
+    };
+    let has = |name: &str| {
+        impl_trait.bounds.iter().any(|bound| match bound {
+            syn::TypeParamBound::Trait(t) => {
+                t.path.segments.last().is_some_and(|s| s.ident == name)
+            }
+            syn::TypeParamBound::Lifetime(l) => l.ident == name,
+            _ => false,
+        })
+    };
+    if has("Send") && has("static") {
+        return None;
+    }
+    let bounds = impl_trait.bounds.to_token_stream().to_string();
+    Some(
+        bounds
+            .replace(" <", "<")
+            .replace("< ", "<")
+            .replace(" >", ">"),
+    )
 }
 
 /// The first reference or non-`'static` lifetime in `ty`, if any.

@@ -32,6 +32,21 @@ impl Store {
     }
 }
 
+#[traced_blocking]
+fn pattern_borrows(&(a, b): &(u32, u32)) -> u32 {
+    a + b
+}
+
+#[traced_blocking]
+fn impl_argument(name: impl AsRef<str>) -> usize {
+    name.as_ref().len()
+}
+
+#[traced_blocking]
+fn impl_argument_sendable(name: impl AsRef<str> + Send + 'static) -> usize {
+    name.as_ref().len()
+}
+
 #[traced_blocking(executor = fiber)]
 fn unknown_executor() {}
 

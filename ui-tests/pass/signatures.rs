@@ -268,6 +268,112 @@ async fn over_tokio_main() -> u64 {
     plain(2).await
 }
 
+// Return-type coercions, as in the `async fn`: deref, unsizing, closures typed by the return.
+struct Named {
+    name: String,
+    bytes: Vec<u8>,
+}
+
+impl Named {
+    #[traced_task]
+    async fn name(&self) -> &str {
+        tick().await;
+        &self.name
+    }
+
+    #[traced_task]
+    async fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+#[traced_task]
+async fn boxed_display(n: u32) -> Box<dyn fmt::Display + Send> {
+    tick().await;
+    if n > 1 {
+        return Box::new("many");
+    }
+    Box::new(n)
+}
+
+#[traced_task]
+async fn boxed_closure(n: usize) -> Box<dyn Fn(&str) -> usize + Send> {
+    Box::new(move |s| s.len() + n)
+}
+
+#[traced_task]
+async fn optional_box(n: u32) -> Option<Box<dyn fmt::Debug + Send>> {
+    Some(Box::new(n))
+}
+
+#[traced_task]
+async fn fn_pointer() -> fn(u32) -> u32 {
+    |x| x + 1
+}
+
+// Raw identifiers as parameters.
+#[traced_task(fields(kind = r#type))]
+async fn raw_names(r#type: u32, (r#in, _): (u32, u32)) -> u32 {
+    r#type + r#in
+}
+
+// Parameters, `self` included, named by a `macro_rules!` caller.
+macro_rules! traced_from_caller {
+    ($name:ident, $arg:ident) => {
+        #[traced_task]
+        async fn $name($arg: u32) -> u32 {
+            tick().await;
+            $arg + 1
+        }
+    };
+}
+
+traced_from_caller!(from_caller, x);
+
+macro_rules! method_from_caller {
+    ($name:ident, $this:ident) => {
+        impl Named {
+            #[traced_task]
+            async fn $name(&$this) -> usize {
+                $this.name.len()
+            }
+        }
+    };
+}
+
+method_from_caller!(name_len, self);
+
+// Values the `.await` check must let through: a generic function named `attach` whose type
+// is given by the `let`, and a match on a borrow of a temporary.
+fn attach<T: Default>() -> T {
+    T::default()
+}
+
+struct Source;
+
+impl Source {
+    fn attach(&self) -> &str {
+        "source"
+    }
+}
+
+fn source() -> Source {
+    Source
+}
+
+#[traced_task]
+async fn not_tokens_either() -> usize {
+    let text: String = attach();
+    tick().await;
+    let n = match source().attach() {
+        s => {
+            tick().await;
+            s.len()
+        }
+    };
+    text.len() + n
+}
+
 #[tokio::main]
 async fn main() {
     // Two calls below panic on purpose.
@@ -316,6 +422,20 @@ async fn main() {
     assert!(tokio::spawn(panics()).await.is_err());
     assert_eq!(instrumented_below(1).await + instrumented_above(2).await, 3);
     drop(diverges());
+    let named = Named {
+        name: "n".into(),
+        bytes: vec![1],
+    };
+    assert_eq!(named.name().await, "n");
+    assert_eq!(named.bytes().await, [1]);
+    assert_eq!(named.name_len().await, 1);
+    assert_eq!(boxed_display(2).await.to_string(), "many");
+    assert_eq!(boxed_closure(1).await("ab"), 3);
+    assert!(optional_box(1).await.is_some());
+    assert_eq!(fn_pointer().await(1), 2);
+    assert_eq!(raw_names(1, (2, 3)).await, 3);
+    assert_eq!(from_caller(1).await, 2);
+    assert_eq!(not_tokens_either().await, 6);
     let (a, b) = std::thread::spawn(|| (under_tokio_main(), over_tokio_main()))
         .join()
         .unwrap();

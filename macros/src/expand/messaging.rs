@@ -1,15 +1,16 @@
 //! `#[traced_consumer]` and `#[traced_producer]`: spans named and attributed by the messaging
 //! semantic conventions, whose context is read from or written to a carrier at call time.
 
-use super::{Plan, Runs, attributes, collect_idents, cx, idents_in_fields, run, scope, span_name};
+use super::{Plan, Runs, attributes, cx, idents_in_fields, names_read, run, scope, span_name};
 use crate::ast::Function;
 use crate::options::{
     Carrier, Common, ConsumerOptions, Kind, Messaging, Options, ProducerOptions, Relation, Variant,
 };
 use crate::valid;
 use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::LitStr;
+use syn::spanned::Spanned;
 
 /// `messaging.operation.type` values; another operation name is typed by the macro's default.
 const OPERATION_TYPES: [&str; 5] = ["create", "send", "receive", "process", "settle"];
@@ -73,7 +74,9 @@ fn parts(
     let fixed: Vec<(&'static str, &LitStr)> = fixed.iter().map(|(k, v)| (*k, v)).collect();
     let mut used_params = idents_in_fields(common);
     let carrier = carrier.map(|c| &c.0);
-    collect_idents(quote!(#carrier), &mut used_params);
+    if let Some(carrier) = carrier {
+        names_read(carrier, &mut used_params);
+    }
     Parts {
         scope: scope(&krate),
         name: span_name(common, default_name, function),
@@ -112,11 +115,14 @@ pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
             let start = match &options.batch {
                 Some(batch) => {
                     let batch = &batch.0;
-                    collect_idents(quote!(#batch), &mut used_params);
+                    names_read(batch, &mut used_params);
+                    // Spanned at the user's `batch` and `carrier`, where a type that does not
+                    // fit is reported.
+                    let messages = quote_spanned!(batch.span()=> (#batch).iter().map(#carrier));
                     quote! {
                         #krate::__private::start_batch(
                             #scope, #name, #krate::__private::SpanKind::#kind,
-                            (#batch).iter().map(#carrier), #attributes,
+                            #messages, #attributes,
                         )
                     }
                 }
@@ -126,10 +132,11 @@ pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
                         .as_deref()
                         .map_or(Relation::Parent, |w| w.0)
                         .variant();
+                    let carrier = quote_spanned!(carrier.span()=> &(#carrier));
                     quote! {
                         #krate::__private::start_consumer(
                             #scope, #name, #krate::__private::SpanKind::#kind,
-                            #krate::__private::Relation::#relation, &(#carrier), #attributes,
+                            #krate::__private::Relation::#relation, #carrier, #attributes,
                         )
                     }
                 }

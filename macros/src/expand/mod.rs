@@ -22,6 +22,7 @@ use crate::{awaits, fallback};
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
+use syn::visit::Visit;
 use syn::{Ident, LitStr, ReturnType, Stmt, parse_quote};
 
 /// How a macro starts its span.
@@ -127,24 +128,39 @@ pub fn attributes(krate: &TokenStream, common: &Common, fixed: &[(&str, &LitStr)
     quote!(|| #krate::__private::fields([#(#fixed,)* #(#fields),*]))
 }
 
-/// Identifiers mentioned by `fields(…)` values.
+/// The names `fields(…)` values read.
 pub fn idents_in_fields(common: &Common) -> Vec<String> {
-    let mut idents = Vec::new();
+    let mut names = Vec::new();
     for field in &common.fields.0 {
-        let value = &field.value;
-        collect_idents(quote!(#value), &mut idents);
+        names_read(&field.value, &mut names);
     }
-    idents
+    names
 }
 
-fn collect_idents(tokens: TokenStream, out: &mut Vec<String>) {
-    for tree in tokens {
-        match tree {
-            proc_macro2::TokenTree::Ident(ident) => out.push(ident.to_string()),
-            proc_macro2::TokenTree::Group(group) => collect_idents(group.stream(), out),
-            _ => {}
+/// The names an expression reads: paths of one identifier (not method or field names), and
+/// any identifier inside a macro call, which cannot be told apart.
+pub fn names_read(expr: &syn::Expr, out: &mut Vec<String>) {
+    struct Names<'a>(&'a mut Vec<String>);
+    impl<'ast> Visit<'ast> for Names<'_> {
+        fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {
+            if let Some(ident) = path.path.get_ident() {
+                self.0.push(ident.to_string());
+            }
+        }
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            idents(mac.tokens.clone(), self.0);
         }
     }
+    fn idents(tokens: TokenStream, out: &mut Vec<String>) {
+        for tree in tokens {
+            match tree {
+                proc_macro2::TokenTree::Ident(ident) => out.push(ident.to_string()),
+                proc_macro2::TokenTree::Group(group) => idents(group.stream(), out),
+                _ => {}
+            }
+        }
+    }
+    Names(out).visit_expr(expr);
 }
 
 /// The closure that records the body's output on the span before it ends: autoref
@@ -209,8 +225,20 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
     let original = item.clone();
     let braces = item.block.brace_token;
     let (body, checks) = awaits::checked(krate, &item.block, shape == Shape::Async);
-    let stmts = &body.stmts;
     let inferable = &output.inferable;
+    // An `async` block infers its output from its first `return`: this one, never taken, makes
+    // it the declared type, so that the body's `return`s and tail coerce to it as in the
+    // `async fn` (`&String` to `&str`, `Box<T>` to `Box<dyn Trait>`) and `?` converts into it.
+    // The body itself is the user's block, braces and all, so that what lints look at in it
+    // (the parent of a statement macro, say) is the user's code.
+    // (A body of type `!` needs none, and the call would be unreachable code.)
+    let fake_return = (!output.is_never).then(|| {
+        quote! {
+            if false {
+                return #krate::__private::unreachable_output::<#inferable>();
+            }
+        }
+    });
     let borrows = sig::borrow_pattern_bindings(&item.sig.inputs, &plan.used_params);
     let mut doc_copy = None;
     if stacking == Stacking::Entry || stacking == Stacking::TokioBody {
@@ -222,7 +250,10 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
                 // which is right away.
                 #krate::__private::instrument::<#inferable, _, _>(
                     { #start },
-                    async move { #(#stmts)* },
+                    async move {
+                        #fake_return
+                        #body
+                    },
                     #record,
                 )
                 .await
@@ -237,7 +268,7 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
             item.sig.asyncness = None;
             let future = match &item.sig.abi {
                 Some(_) => output.foreign_future(),
-                None => output.future(),
+                None => output.future(return_span(&item.sig)),
             };
             item.sig.output = ReturnType::Type(Default::default(), Box::new(future));
         }
@@ -253,7 +284,7 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
                         #cx,
                         #krate::__private::Executor::#executor,
                         #name,
-                        move || -> #inferable { #(#rebinds)* #(#stmts)* },
+                        move || -> #inferable { #(#rebinds)* #body },
                         #record,
                     )
                 })
@@ -264,8 +295,9 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
                 #krate::__private::instrument::<#inferable, _, _>(
                     #cx,
                     async move {
+                        #fake_return
                         #(#rebinds)*
-                        #(#stmts)*
+                        #body
                     },
                     #record,
                 )
@@ -277,7 +309,7 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
                     #after_start
                     let __tb_future = #krate::__private::in_context(
                         &#cx,
-                        move || -> #inferable { #(#rebinds)* #(#stmts)* },
+                        move || -> #inferable { #(#rebinds)* #body },
                     );
                     #boxed(#krate::__private::instrument::<_, _, _>(#cx, __tb_future, #record))
                 })
@@ -287,7 +319,7 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
                 #after_start
                 #krate::__private::run_sync(
                     #cx,
-                    move || -> #inferable { #(#rebinds)* #(#stmts)* },
+                    move || -> #inferable { #(#rebinds)* #body },
                     #record,
                 )
             }),
@@ -301,6 +333,14 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
     // The function keeps the user's braces, so that its span is the user's code.
     item.block.brace_token = braces;
     quote!(#doc_copy #item)
+}
+
+/// Where a function's return type is, or would be: after its parameters.
+fn return_span(sig: &syn::Signature) -> Span {
+    match &sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => sig.paren_token.span.close(),
+    }
 }
 
 /// The body of a function `#[tokio::main]` or `#[tokio::test]` already rewrote (when it sits
@@ -335,7 +375,15 @@ fn doc_copy(original: &syn::ItemFn, rewritten: &mut syn::ItemFn, is_async: bool)
     if is_async {
         copy.sig.asyncness = Some(Default::default());
     }
-    rewritten.attrs.push(parse_quote!(#[cfg(not(doc))]));
+    // Spanned as the function's first token: an item's span starts at its first attribute,
+    // and lints on the function report at the item's span.
+    let start = match &rewritten.vis {
+        syn::Visibility::Inherited => rewritten.sig.fn_token.span,
+        vis => vis.span(),
+    };
+    rewritten
+        .attrs
+        .push(syn::parse_quote_spanned!(start=> #[cfg(not(doc))]));
     // `#[must_use]` on an `async fn` applies to what `.await` gives, which rustc knows only
     // for an `async fn`; on the rewritten function it would mark the future, which every
     // future already is (and clippy says so).

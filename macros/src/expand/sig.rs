@@ -33,16 +33,20 @@ pub struct Moved {
 
 /// Renames the parameters whose patterns are not a plain name, and returns the statements that
 /// move every parameter into the body and bind its pattern there.
+///
+/// A plain `x` keeps its name: `let x = x;`, the value named with the parameter's own span so
+/// that it resolves wherever the name came from (a `macro_rules!` caller, say). A `_x`, which
+/// clippy would flag as used if named, and every pattern, move through `__tb_argN`.
 pub fn move_params(inputs: &mut Inputs, used: &[String], krate: &TokenStream) -> Moved {
     let mut renamed = false;
     let rebinds = inputs
         .iter_mut()
         .enumerate()
         .map(|(i, arg)| match arg {
-            FnArg::Receiver(_) => {
+            FnArg::Receiver(receiver) => {
                 // `self` cannot be rebound; naming it moves it into the body, as in an
                 // `async fn`, used or not.
-                let self_token = Token![self](Span::call_site());
+                let self_token = Token![self](receiver.self_token.span);
                 quote!(let _ = &#self_token;)
             }
             FnArg::Typed(typed) => {
@@ -55,30 +59,27 @@ pub fn move_params(inputs: &mut Inputs, used: &[String], krate: &TokenStream) ->
                         mutability,
                         ident,
                         ..
-                    }) => {
+                    }) if !ident.to_string().starts_with('_') => {
                         let mutability = mutability.take();
-                        let name = Ident::new(&ident.to_string(), Span::call_site());
-                        // `let _name = _name;` reads as a binding with no effect.
-                        let value = if name.to_string().starts_with('_') {
-                            quote!(#krate::__private::moved(#name))
-                        } else {
-                            quote!(#name)
-                        };
                         let read = read_by_start(ident, used);
-                        quote!(#(#cfgs)* #(#lints)* let #mutability #ident = #value; #read)
+                        quote!(#(#cfgs)* #(#lints)* let #mutability #ident = #ident; #read)
                     }
                     pat => {
                         renamed = true;
                         let name = arg_name(i);
                         let bind = match &*pat {
                             Pat::Wild(_) => quote!(),
+                            // `let _x = __tb_arg0;` reads as a binding with no effect.
+                            Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
+                                quote!(#(#cfgs)* #(#lints)* let #pat = #krate::__private::moved(#name);)
+                            }
                             pat => {
-                                let mut names = Vec::new();
-                                crate::ast::bindings(pat, &mut names);
-                                let reads = names.iter().map(|n| {
-                                    read_by_start(&Ident::new(n, Span::call_site()), used)
-                                });
-                                quote!(#(#cfgs)* #(#lints)* let #pat = #name; #(#cfgs)* { #(#reads)* })
+                                let reads: TokenStream = crate::ast::binding_idents(pat)
+                                    .iter()
+                                    .map(|ident| read_by_start(ident, used))
+                                    .collect();
+                                let reads = (!reads.is_empty()).then(|| quote!(#(#cfgs)* { #reads }));
+                                quote!(#(#cfgs)* #(#lints)* let #pat = #name; #reads)
                             }
                         };
                         *pat = Pat::Ident(PatIdent {
@@ -103,8 +104,7 @@ pub fn read_by_start(ident: &Ident, used: &[String]) -> TokenStream {
     if !used.contains(&ident.to_string()) {
         return quote!();
     }
-    let value = Ident::new(&ident.to_string(), Span::call_site());
-    quote!(let _ = &#value;)
+    quote!(let _ = &#ident;)
 }
 
 /// The name a parameter with a pattern takes in a moved signature.
@@ -124,7 +124,9 @@ pub fn borrow_pattern_bindings(original: &Inputs, used: &[String]) -> TokenStrea
             let FnArg::Typed(typed) = arg else {
                 return None;
             };
-            if matches!(&*typed.pat, Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none()) {
+            if matches!(&*typed.pat, Pat::Ident(p)
+                if p.by_ref.is_none() && p.subpat.is_none() && !p.ident.to_string().starts_with('_'))
+            {
                 return None;
             }
             let mut names = Vec::new();
@@ -141,11 +143,12 @@ pub fn borrow_pattern_bindings(original: &Inputs, used: &[String]) -> TokenStrea
 }
 
 /// `pat` binding the names in `used` by reference and nothing else, so that matching it
-/// against the parameter moves nothing. Spanned at the macro: it is not the user's code.
+/// against the parameter moves nothing. The names keep their spans, to resolve as `fields`
+/// reads them.
 fn by_ref(pat: &Pat, used: &[String]) -> TokenStream {
     match pat {
         Pat::Ident(p) => {
-            let ident = Ident::new(&p.ident.to_string(), Span::call_site());
+            let ident = &p.ident;
             let sub = p.subpat.as_ref().map(|(_, sub)| by_ref(sub, used));
             match (used.contains(&ident.to_string()), sub) {
                 (true, Some(sub)) => quote!(ref #ident @ #sub),
@@ -174,10 +177,7 @@ fn by_ref(pat: &Pat, used: &[String]) -> TokenStream {
                     {
                         pat
                     }
-                    syn::Member::Named(name) => {
-                        let name = Ident::new(&name.to_string(), Span::call_site());
-                        quote!(#name: #pat)
-                    }
+                    syn::Member::Named(name) => quote!(#name: #pat),
                     syn::Member::Unnamed(index) => {
                         let index = syn::Index::from(index.index as usize);
                         quote!(#index: #pat)

@@ -103,6 +103,13 @@ pub fn fields<const N: usize>(entries: [Option<KeyValue>; N]) -> Option<Vec<KeyV
     Some(entries.into_iter().flatten().collect())
 }
 
+/// A value of any type, never produced: the macros' never-taken `return` that gives an `async`
+/// block its declared output type.
+#[inline(always)]
+pub fn unreachable_output<T>() -> T {
+    unreachable!("never called: it sits in an `if false` branch")
+}
+
 /// Passes a parameter on unchanged: how the macros move a `_name` parameter into the body, a
 /// call rather than a bare name, which would read as a binding with no effect.
 #[inline(always)]

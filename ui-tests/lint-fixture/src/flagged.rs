@@ -1,5 +1,6 @@
 //! Code with diagnostics of its own: each must be reported the same with the attributes.
 #![forbid(unused_variables, unreachable_code, unused_imports)]
+#![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
 use std::sync::Arc;
 
@@ -80,4 +81,84 @@ pub fn sync_unused(headers: &std::collections::HashMap<String, String>, count: u
 pub async extern "C" fn foreign(id: u64) -> u64 {
     tick().await;
     id
+}
+
+#[cfg_attr(feature = "traced", tracebound::traced_task)]
+pub async fn statement_macros(x: u32, s: String) {
+    tick().await;
+    println!("");
+    println!("{}", "lit");
+    assert_eq!(x > 1, true);
+    println!("{}", s);
+}
+
+#[cfg_attr(feature = "traced", tracebound::traced_task)]
+pub async fn block_lints(x: u32) -> u32 {
+    tick().await;
+    let y = x + 1;
+    fn helper(v: u32) -> u32 {
+        v * 2
+    }
+    drop(y);
+    helper(x)
+}
+
+#[cfg_attr(feature = "traced", tracebound::traced_task)]
+pub async fn needless_return(x: u32) -> u32 {
+    tick().await;
+    return x;
+}
+
+#[cfg_attr(feature = "traced", tracebound::traced_consumer(carrier = headers))]
+pub fn sync_needless_return(headers: &std::collections::HashMap<String, String>) -> usize {
+    return headers.len();
+}
+
+#[cfg_attr(feature = "traced", tracebound::traced_task)]
+pub async fn fallible(x: u32) -> Result<u32, String> {
+    tick().await;
+    if x == 0 { Err("zero".into()) } else { Ok(x) }
+}
+
+#[cfg_attr(feature = "traced", tracebound::traced_task)]
+pub async fn panicky(x: Option<u32>) -> u32 {
+    tick().await;
+    x.unwrap()
+}
+
+#[cfg_attr(feature = "traced", tracebound::traced_task(fields(n = items.len())))]
+pub async fn fields_method_name(items: Vec<u8>, len: usize) -> usize {
+    tick().await;
+    items.capacity()
+}
+
+#[cfg_attr(feature = "traced", tracebound::traced_task)]
+#[allow(clippy::manual_async_fn)]
+pub fn manual_async(id: u64) -> impl std::future::Future<Output = u64> {
+    async move { id }
+}
+
+#[cfg_attr(feature = "traced", tracebound::traced_task)]
+pub fn manual_async_unallowed(id: u64) -> impl std::future::Future<Output = u64> {
+    async move { id }
+}
+
+#[cfg_attr(feature = "traced", tracebound::traced_task)]
+#[track_caller]
+pub async fn tracked(id: u64) -> u64 {
+    tick().await;
+    id
+}
+
+pub trait Service {
+    #[cfg_attr(feature = "traced", tracebound::traced_task)]
+    async fn call(&self, id: u64) -> u64 {
+        tick().await;
+        id
+    }
+}
+
+#[cfg_attr(feature = "traced", tracebound::traced_consumer(carrier = headers))]
+pub fn sync_by_value(headers: &std::collections::HashMap<String, String>, body: String) -> usize {
+    body.len() + headers.len()
 }
