@@ -57,11 +57,11 @@ async fn the_default_is_w3c_and_a_global_propagator_replaces_it() {
     .await;
     trace.assert_parent("process q", "send q");
 
-    assert_eq!(tracebound::__private::propagator_kind(), "default");
+    assert_eq!(tracebound::inspect::propagator_kind(), "default");
 
     // Set without telling tracebound: each thread looks again within 128 uses.
     global::set_text_map_propagator(SlashPropagator(vec!["x-span".into()]));
-    let window = tracebound::__private::RECHECK_EVERY as usize + 1;
+    let window = tracebound::inspect::RECHECK_EVERY as usize + 1;
     let uses_before_switch = (0..window)
         .take_while(|_| {
             let mut headers = Headers::new();
@@ -73,7 +73,7 @@ async fn the_default_is_w3c_and_a_global_propagator_replaces_it() {
         uses_before_switch < window,
         "still not switched after {window} uses"
     );
-    assert_eq!(tracebound::__private::propagator_kind(), "global");
+    assert_eq!(tracebound::inspect::propagator_kind(), "global");
 
     let ((), trace) = traced("global-propagator", async {
         let mut headers = Headers::new();

@@ -62,7 +62,7 @@ fn no_provider_late_installs_and_pass_through() {
         .build();
     global::set_tracer_provider(provider);
     recorder.reset();
-    let window = tracebound::__private::RECHECK_EVERY as usize + 1;
+    let window = tracebound::inspect::RECHECK_EVERY as usize + 1;
     for _ in 0..window {
         runtime.block_on(external());
     }

@@ -18,12 +18,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tracebound::__private::Scope;
 use tracebound::testing::{self, TraceTree};
 use tracebound::traced_task;
-
-/// The scope of this crate's traced functions, to ask which tracer they use.
-static PROBE: Scope = Scope::new("tracebound-tests", None);
 
 /// Runs `future` to completion on this thread, whose tracer cache the tests inspect.
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -109,7 +105,7 @@ fn both_ways_of_installing_a_provider_record_the_same_trace() {
 
     // Installed behind tracebound's back: the boxed global tracer.
     install_with_global();
-    assert_eq!(PROBE.tracer_kind(), "boxed");
+    assert_eq!(tracebound::inspect::tracer_kind(), "boxed");
     assert_checkout(
         &checkout_trace("installed-with-global"),
         "installed-with-global",
@@ -117,7 +113,7 @@ fn both_ways_of_installing_a_provider_record_the_same_trace() {
 
     // Installed with tracebound: the SDK's own tracer.
     tracebound::set_tracer_provider(recording_provider());
-    assert_eq!(PROBE.tracer_kind(), "sdk");
+    assert_eq!(tracebound::inspect::tracer_kind(), "sdk");
     assert_checkout(
         &checkout_trace("installed-with-tracebound"),
         "installed-with-tracebound",
@@ -134,7 +130,7 @@ fn both_ways_of_installing_a_provider_record_the_same_trace() {
     global::set_tracer_provider(opentelemetry::trace::noop::NoopTracerProvider::new());
     tracebound::refresh_provider();
     block_on(leaf());
-    assert_eq!(PROBE.tracer_kind(), "noop");
+    assert_eq!(tracebound::inspect::tracer_kind(), "noop");
 }
 
 #[test]
@@ -169,7 +165,7 @@ fn a_call_with_telemetry_suppressed_does_not_turn_tracing_off() {
         );
         block_on(leaf());
         assert_eq!(recorder.tree().all("leaf").len(), 1, "tracing is still on");
-        assert_ne!(PROBE.tracer_kind(), "noop");
+        assert_ne!(tracebound::inspect::tracer_kind(), "noop");
     }
 }
 

@@ -25,7 +25,7 @@ async fn b3_producer_and_consumer_keep_one_trace() {
         .install()
         .unwrap();
     // Setup's propagator is used directly, without OpenTelemetry's global lock.
-    assert_eq!(tracebound::__private::propagator_kind(), "installed");
+    assert_eq!(tracebound::inspect::propagator_kind(), "installed");
     // The recorder's provider replaces setup's; the B3 propagator stays.
     let root = "b3-roundtrip";
     let ((), trace) = traced(root, async {

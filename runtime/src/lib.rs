@@ -87,9 +87,8 @@ pub mod debug;
 mod diagnostics;
 pub mod env;
 mod field;
-mod handoff;
+mod globals;
 pub mod propagation;
-mod provider;
 #[cfg(feature = "tokio")]
 mod spawn;
 pub mod thread;
@@ -114,9 +113,28 @@ pub use field::FieldValue;
 pub use spawn::{spawn, spawn_blocking, spawn_local};
 pub use token::{ContextToken, Snapshot, attach, with_context};
 
-pub use provider::refresh_provider;
+pub use globals::refresh_provider;
 #[cfg(feature = "sdk")]
-pub use provider::set_tracer_provider;
+pub use globals::set_tracer_provider;
+
+/// Which paths tracebound takes on this thread, for tests that check them. Not a stable API.
+#[doc(hidden)]
+pub mod inspect {
+    pub use crate::globals::RECHECK_EVERY;
+
+    /// Which propagator carriers use on this thread: `"default"` (W3C, no global propagator
+    /// was set), `"installed"` (the one tracebound's setup installed) or `"global"`.
+    pub fn propagator_kind() -> &'static str {
+        crate::globals::propagator_kind()
+    }
+
+    /// Which tracer traced functions use on this thread: `"sdk"` (a provider installed by
+    /// tracebound), `"boxed"` (OpenTelemetry's global tracer) or `"noop"`.
+    pub fn tracer_kind() -> &'static str {
+        static PROBE: crate::globals::Scope = crate::globals::Scope::new("tracebound", None);
+        PROBE.tracer_kind()
+    }
+}
 
 /// Traces an async function, starting its span when the function is **called**.
 ///

@@ -6,19 +6,17 @@ mod blocking;
 pub mod held;
 mod messaging;
 mod outcome;
-mod scope;
 mod started;
 mod sync;
 mod traced;
 
-pub use crate::provider::RECHECK_EVERY;
+pub use crate::globals::Scope;
 #[cfg(feature = "tokio")]
 pub use blocking::{Blocking, Executor, blocking};
 pub use messaging::{Relation, inject, start_batch, start_consumer};
 pub use opentelemetry::trace::SpanKind;
 pub use opentelemetry::{Context, KeyValue};
 pub use outcome::Outcome;
-pub use scope::Scope;
 pub use started::Started;
 pub use sync::{SyncScope, enter_sync, run_sync};
 pub use traced::{Traced, instrument};
@@ -45,12 +43,6 @@ impl<T> Returns for fn() -> T {
 use crate::FieldValue;
 use opentelemetry::trace::{Link, SpanBuilder};
 use std::borrow::Cow;
-
-/// Which propagator this thread's carriers use: `"default"`, `"installed"` or `"global"`. For
-/// tests that check which path tracebound takes.
-pub fn propagator_kind() -> &'static str {
-    crate::propagation::propagator_kind()
-}
 
 /// Starts a span as a child of the current context (or as a new root) and returns the context
 /// that holds it. Called once per call of a traced function, before its body runs.

@@ -1,7 +1,7 @@
 //! What a traced call carries into its body, and how a tracer puts a new span there.
 
 use super::Scope;
-use crate::provider::Tracer;
+use crate::globals::Tracer;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{
     Span, SpanBuilder, SpanContext, TraceContextExt, TraceState, Tracer as _,

@@ -7,7 +7,6 @@
 
 mod b3;
 mod baggage;
-mod choice;
 mod jaeger;
 mod trace_context;
 
@@ -23,7 +22,7 @@ use opentelemetry::Context;
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use std::sync::LazyLock;
 
-static DEFAULT: LazyLock<TextMapCompositePropagator> = LazyLock::new(|| {
+pub(crate) static DEFAULT: LazyLock<TextMapCompositePropagator> = LazyLock::new(|| {
     TextMapCompositePropagator::new(vec![
         Box::new(TraceContextPropagator::new()),
         Box::new(BaggagePropagator::new()),
@@ -39,7 +38,7 @@ pub fn default_propagator() -> &'static TextMapCompositePropagator {
 /// Installs `propagator` as the global propagator, to be used even if it names no field.
 #[cfg(feature = "setup")]
 pub(crate) fn set_configured<P: TextMapPropagator + Send + Sync + 'static>(propagator: P) {
-    choice::install(propagator);
+    crate::globals::install_propagator(propagator);
 }
 
 /// Runs `f` with the global propagator, or with [`default_propagator`] if none was set.
@@ -49,10 +48,8 @@ pub(crate) fn set_configured<P: TextMapPropagator + Send + Sync + 'static>(propa
 /// is therefore used from the next call after [`refresh_provider`](crate::refresh_provider),
 /// and within 128 uses on each thread without it.
 pub fn with_propagator<T>(f: impl FnOnce(&dyn TextMapPropagator) -> T) -> T {
-    choice::with_propagator(f)
+    crate::globals::with_propagator(f)
 }
-
-pub(crate) use choice::kind as propagator_kind;
 
 /// The context in `carrier`, on top of the current context: the remote span context if the
 /// carrier holds a valid one, and its baggage.
