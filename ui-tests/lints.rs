@@ -13,7 +13,7 @@ use std::process::Command;
 /// whole body), which a function starting its span when called cannot be: README, "What the
 /// attribute changes". Each must still show without the attributes, so that the fixture keeps
 /// exercising it, and none may show with them.
-const HIDDEN: [&str; 12] = [
+const HIDDEN: [&str; 15] = [
     // `#[must_use]` reaches the value of `.await` only for an `async fn`.
     "src/flagged.rs:49: unused output of future returned by `flagged::must_use_output` that must be used",
     "src/flagged.rs:54: unused return value of `flagged::must_use_output` that must be used",
@@ -22,20 +22,24 @@ const HIDDEN: [&str; 12] = [
     "src/flagged.rs:155: use of `async fn` in public traits is discouraged as auto trait bounds cannot be specified",
     // clippy's lints on the shape of an `async fn` or of a function's own body.
     "src/flagged.rs:30: unused `async` for function with no await statements",
+    "src/flagged.rs:174: unused `async` for function with no await statements",
     "src/flagged.rs:109: unneeded `return` statement",
     "src/flagged.rs:114: unneeded `return` statement",
     "src/flagged.rs:118: docs for function returning `Result` missing `# Errors` section",
     "src/flagged.rs:142: this function can be simplified using the `async fn` syntax",
     "src/flagged.rs:162: this argument is passed by value, but not consumed in the function body",
+    "src/flagged.rs:183: this argument is passed by value, but not consumed in the function body",
     // Reported at the attribute instead (below).
     "src/flagged.rs:87: docs for function which may panic missing `# Panics` section",
     "src/flagged.rs:124: docs for function which may panic missing `# Panics` section",
+    "src/flagged.rs:168: this function has too many arguments (8/7)",
 ];
 
 /// The same diagnostics, reported at the attribute rather than at the function.
-const MOVED: [&str; 2] = [
+const MOVED: [&str; 3] = [
     "src/flagged.rs:86: docs for function which may panic missing `# Panics` section",
     "src/flagged.rs:123: docs for function which may panic missing `# Panics` section",
+    "src/flagged.rs:166: this function has too many arguments (8/7)",
 ];
 
 fn fixture() -> PathBuf {

@@ -110,6 +110,12 @@ impl Shape {
     }
 }
 
+/// Whether `ty` (tokens of a type) is written as a future: `impl Future<…>`,
+/// `Pin<Box<dyn Future<…>>>`, `BoxFuture<…>`.
+pub fn is_future_type(ty: &TokenStream) -> bool {
+    syn::parse2::<Type>(ty.clone()).is_ok_and(|ty| Shape::of_type(&ty) != Shape::Sync)
+}
+
 fn is_future_bound(bound: &syn::TypeParamBound) -> bool {
     matches!(bound, syn::TypeParamBound::Trait(t)
         if t.path.segments.last().is_some_and(|s| s.ident == "Future"))

@@ -14,8 +14,9 @@
 //! ```text
 //! let v = { let tb_held = cx.attach(); { /* error at `.await` if tb_held is a token */ } tb_held };
 //! ```
-//! A value moved (passed by value, `drop`, `.detach()`), or mentioned in a macro, counts as
-//! released from there on, even on one branch only: the check never rejects code in which the
+//! A value moved (passed by value, `drop`), with a method called on it (`.detach()`,
+//! `.take()`), or mentioned in a macro, counts as released from there on, even on one branch
+//! only: the check never rejects code in which the
 //! token may be gone. Closures and `async` blocks are futures of their own and start with
 //! nothing alive. `let _ = attach(cx);`, which detaches at once, is an error too.
 
@@ -238,12 +239,12 @@ impl VisitMut for Finder {
                 }
             }
             Expr::MethodCall(call) => {
-                // A method may take `self` by reference: only `detach` surely releases.
+                // `detach`, `take`, `replace`… may release what the name holds: any method
+                // called on it counts as releasing, so that no program that may have released
+                // its token is rejected.
                 match &*call.receiver {
                     receiver if is_name(receiver) => {
-                        if call.method == "detach"
-                            && let Some(name) = name_of(receiver)
-                        {
+                        if let Some(name) = name_of(receiver) {
                             self.release(&name);
                         }
                     }

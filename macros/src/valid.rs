@@ -110,6 +110,14 @@ fn first_borrow(ty: &Type) -> Option<proc_macro2::TokenStream> {
     use syn::visit::Visit;
     struct Finder(Option<proc_macro2::TokenStream>);
     impl<'ast> Visit<'ast> for Finder {
+        // References in a function's signature (`fn(&str)`, `dyn Fn(&str)`) are its
+        // arguments', not borrows held by the value.
+        fn visit_type_fn_ptr(&mut self, _: &'ast syn::TypeFnPtr) {}
+        fn visit_parenthesized_generic_arguments(
+            &mut self,
+            _: &'ast syn::ParenthesizedGenericArguments,
+        ) {
+        }
         fn visit_type_reference(&mut self, node: &'ast syn::TypeReference) {
             let is_static = node.lifetime.as_ref().is_some_and(|l| l.ident == "static");
             if self.0.is_none() && !is_static {

@@ -224,21 +224,27 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
     let Function { mut item, shape } = function;
     let original = item.clone();
     let braces = item.block.brace_token;
-    let (body, checks) = awaits::checked(krate, &item.block, shape == Shape::Async);
+    let (mut body, checks) = awaits::checked(krate, &item.block, shape == Shape::Async);
     let inferable = &output.inferable;
-    // An `async` block infers its output from its first `return`: this one, never taken, makes
-    // it the declared type, so that the body's `return`s and tail coerce to it as in the
+    // The body is the user's block, braces and all, nested in the code around it, so that what
+    // lints look at in it (the parent of a statement macro, say) is the user's code, and its
+    // tail's temporaries drop where the function's would. It starts with a `return` that is
+    // never taken: an `async` block infers its output from its first `return`, and this one
+    // makes it the declared type, so that the body's `return`s and tail coerce to it as in the
     // `async fn` (`&String` to `&str`, `Box<T>` to `Box<dyn Trait>`) and `?` converts into it.
-    // The body itself is the user's block, braces and all, so that what lints look at in it
-    // (the parent of a statement macro, say) is the user's code.
-    // (A body of type `!` needs none, and the call would be unreachable code.)
-    let fake_return = (!output.is_never).then(|| {
-        quote! {
-            if false {
-                return #krate::__private::unreachable_output::<#inferable>();
-            }
-        }
-    });
+    // Inside the block, it also keeps a one-line body from reading as needless braces. (A body
+    // of type `!` needs none, and the call would be unreachable code.)
+    let unchanged = body.clone();
+    if !output.is_never {
+        body.stmts.insert(
+            0,
+            parse_quote! {
+                if false {
+                    return #krate::__private::unreachable_output::<#inferable>();
+                }
+            },
+        );
+    }
     let borrows = sig::borrow_pattern_bindings(&item.sig.inputs, &plan.used_params);
     let mut doc_copy = None;
     if stacking == Stacking::Entry || stacking == Stacking::TokioBody {
@@ -250,15 +256,12 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
                 // which is right away.
                 #krate::__private::instrument::<#inferable, _, _>(
                     { #start },
-                    async move {
-                        #fake_return
-                        #body
-                    },
+                    async move #body,
                     #record,
                 )
                 .await
             }),
-            _ => tokio_body(&body, &plan, &record, inferable),
+            _ => tokio_body(&unchanged, &plan, &record, inferable),
         };
     } else {
         let moved = sig::move_params(&mut item.sig.inputs, &plan.used_params, krate);
@@ -289,19 +292,22 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
                     )
                 })
             }
-            (Runs::InPlace, Shape::Async) => parse_quote!({
-                let #cx = { #borrows #start };
-                #after_start
-                #krate::__private::instrument::<#inferable, _, _>(
-                    #cx,
-                    async move {
-                        #fake_return
+            (Runs::InPlace, Shape::Async) => {
+                // An `async fn` returning a future is allowed to; an `async` block yielding
+                // one is a mistake to clippy.
+                let yields_future = crate::ast::is_future_type(&output.ty)
+                    .then(|| quote!(#[allow(clippy::async_yields_async)]));
+                parse_quote!({
+                    let #cx = { #borrows #start };
+                    #after_start
+                    #yields_future
+                    let __tb_body = async move {
                         #(#rebinds)*
                         #body
-                    },
-                    #record,
-                )
-            }),
+                    };
+                    #krate::__private::instrument::<#inferable, _, _>(#cx, __tb_body, #record)
+                })
+            }
             (Runs::InPlace, Shape::ImplFuture | Shape::BoxedFuture) => {
                 let boxed = (shape == Shape::BoxedFuture).then(|| quote!(::std::boxed::Box::pin));
                 parse_quote!({

@@ -162,3 +162,32 @@ pub trait Service {
 pub fn sync_by_value(headers: &std::collections::HashMap<String, String>, body: String) -> usize {
     body.len() + headers.len()
 }
+
+#[cfg_attr(feature = "traced", tracebound::traced_task)]
+#[allow(clippy::similar_names)]
+pub async fn many(a: u8, b: u8, c: u8, d: u8, e: u8, f: u8, g: u8, h: u8) -> u8 {
+    tick().await;
+    a + b + c + d + e + f + g + h
+}
+
+#[cfg_attr(feature = "traced", tracebound::traced_task)]
+pub async fn one_line(x: u32) -> u32 { x }
+
+#[cfg_attr(feature = "traced", tracebound::traced_task)]
+pub async fn returns_a_future(n: u32) -> impl std::future::Future<Output = u32> {
+    tick().await;
+    async move { n }
+}
+
+#[cfg_attr(feature = "traced", tracebound::traced_blocking)]
+pub fn callback(f: Box<dyn Fn(&str) -> bool + Send>, g: fn(&str) -> bool) -> bool {
+    f("x") && g("y")
+}
+
+#[cfg_attr(feature = "traced", tracebound::traced_task)]
+pub async fn option_token_taken(cx: opentelemetry::Context) {
+    let mut t = Some(tracebound::attach(cx));
+    drop(t.take());
+    tick().await;
+    drop(t);
+}
