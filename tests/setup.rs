@@ -300,3 +300,92 @@ fn the_guard_flushes_every_span_of_a_batch_processor_at_exit() {
         "console lines show each span's parent span id"
     );
 }
+
+#[test]
+fn a_batch_set_in_code_is_checked_like_the_environment() {
+    let batch = |max_queue_size, max_export_batch_size, export_timeout| Batch {
+        schedule_delay: Duration::from_millis(10),
+        max_queue_size,
+        max_export_batch_size,
+        export_timeout,
+    };
+    for (wrong, field) in [
+        (batch(0, 1, Duration::from_secs(1)), "Batch::max_queue_size"),
+        (
+            batch(4, 8, Duration::from_secs(1)),
+            "Batch::max_export_batch_size",
+        ),
+        (
+            batch(4, 0, Duration::from_secs(1)),
+            "Batch::max_export_batch_size",
+        ),
+        (batch(4, 2, Duration::ZERO), "Batch::export_timeout"),
+    ] {
+        let err = Setup::from_env::<&str, &str>([])
+            .exporter(Exporter::None)
+            .batch(wrong)
+            .install()
+            .expect_err("an inconsistent batch");
+        assert_eq!(err.variable, field);
+    }
+    assert_eq!(
+        error(&[("OTEL_BSP_EXPORT_TIMEOUT", "0")]).variable,
+        "OTEL_BSP_EXPORT_TIMEOUT"
+    );
+}
+
+#[test]
+fn a_setup_error_debugs_as_its_message() {
+    let err = error(&[("OTEL_TRACES_EXPORTER", "carrier-pigeon")]);
+    // What `fn main() -> Result<(), SetupError>` prints.
+    assert_eq!(format!("{err:?}"), err.to_string());
+    assert!(
+        err.to_string()
+            .starts_with("OTEL_TRACES_EXPORTER=\"carrier-pigeon\"")
+    );
+}
+
+/// Counts the batches the console exporter writes: it flushes once per export.
+#[derive(Clone, Default)]
+struct Batches(std::sync::Arc<std::sync::Mutex<(usize, String)>>);
+
+impl std::io::Write for Batches {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap()
+            .1
+            .push_str(&String::from_utf8_lossy(bytes));
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.lock().unwrap().0 += 1;
+        Ok(())
+    }
+}
+
+#[test]
+fn the_installed_batch_processor_uses_the_resolved_batch_size() {
+    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    let output = Batches::default();
+    let guard = Setup::from_env([
+        ("OTEL_TRACES_EXPORTER", "console"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "3600000"),
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "2"),
+    ])
+    .console_output(output.clone())
+    .install()
+    .expect("a valid configuration");
+    // The installed provider itself, not the global one other tests of this binary replace.
+    let tracer = guard.provider().tracer("batch-size");
+    for _ in 0..5 {
+        tracer.start("batched");
+    }
+    guard.flush();
+    let (batches, text) = output.0.lock().unwrap().clone();
+    assert_eq!(
+        text.lines().filter(|l| l.contains("\"batched\"")).count(),
+        5
+    );
+    assert_eq!(batches, 3, "5 spans in batches of at most 2:\n{text}");
+}

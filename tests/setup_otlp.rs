@@ -85,3 +85,37 @@ fn an_unsupported_protocol_is_an_error() {
     .expect_err("grpc is not built in");
     assert_eq!(err.variable, "OTEL_EXPORTER_OTLP_PROTOCOL");
 }
+
+/// Accepts connections and never answers.
+fn hang(listener: TcpListener) {
+    let mut open = Vec::new();
+    for stream in listener.incoming().flatten() {
+        open.push(stream);
+    }
+}
+
+#[test]
+fn the_batch_export_timeout_bounds_each_otlp_export() {
+    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || hang(listener));
+    let guard = Setup::from_env([
+        ("OTEL_TRACES_EXPORTER", "otlp"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_BSP_EXPORT_TIMEOUT", "300"),
+    ])
+    .install()
+    .expect("a valid configuration");
+    guard.provider().tracer("export-timeout").start("waits");
+    let started = std::time::Instant::now();
+    let flushed = guard.provider().force_flush();
+    // Unbounded, the export would wait for OTLP's 10 s default, and the flush would give up
+    // at the batch processor's own 5 s.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the export was not bounded: {flushed:?} after {:?}",
+        started.elapsed()
+    );
+    assert!(flushed.is_err(), "nothing answered, yet: {flushed:?}");
+}

@@ -35,12 +35,6 @@ pub fn default_propagator() -> &'static TextMapCompositePropagator {
     &DEFAULT
 }
 
-/// Installs `propagator` as the global propagator, to be used even if it names no field.
-#[cfg(feature = "setup")]
-pub(crate) fn set_configured<P: TextMapPropagator + Send + Sync + 'static>(propagator: P) {
-    crate::globals::install_propagator(propagator);
-}
-
 /// Runs `f` with the global propagator, or with [`default_propagator`] if none was set.
 ///
 /// Each thread remembers which that is, and looks again when tracebound installs a propagator
