@@ -238,10 +238,11 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
     if !output.is_never {
         body.stmts.insert(
             0,
+            // A `let`: a bare `if` would be the tail of an empty body.
             parse_quote! {
-                if false {
+                let () = if false {
                     return #krate::__private::unreachable_output::<#inferable>();
-                }
+                };
             },
         );
     }

@@ -92,12 +92,13 @@ impl Started {
     }
 }
 
-/// Whether `cx` holds nothing a traced call carries: no span (not even a remote or an invalid
-/// one), no baggage, and telemetry not suppressed. Other values stored in a context with
-/// `Context::with_value` are carried only together with one of those.
+/// Whether `cx` holds nothing a traced call carries: no valid span (a span from
+/// OpenTelemetry's no-op tracer, which an application without a provider makes, has an
+/// invalid one and continues no trace), no baggage, and telemetry not suppressed. Other values
+/// stored in a context with `Context::with_value` are carried only together with one of those.
 #[inline]
 fn carries_nothing(cx: &Context) -> bool {
-    !cx.has_active_span() && !cx.is_telemetry_suppressed() && cx.baggage().is_empty()
+    !cx.span().span_context().is_valid() && !cx.is_telemetry_suppressed() && cx.baggage().is_empty()
 }
 
 impl Tracer {

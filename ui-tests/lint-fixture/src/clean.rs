@@ -275,3 +275,15 @@ pub async fn token_released_before_await(cx: Context) {
 fn consume_token(token: tracebound::ContextToken) {
     drop(token);
 }
+
+#[cfg_attr(feature = "traced", tracebound::traced_task)]
+#[allow(clippy::unused_async)]
+pub async fn empty() {}
+
+#[cfg_attr(feature = "traced", tracebound::traced_task)]
+#[allow(clippy::unused_async)]
+pub async fn one_expression(x: u32) -> u32 { x + 1 }
+
+#[cfg_attr(feature = "traced", tracebound::traced_consumer(carrier = headers))]
+#[must_use]
+pub fn one_expression_sync(headers: &Headers) -> usize { headers.len() }
