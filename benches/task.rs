@@ -1,15 +1,19 @@
-//! Per-call cost of tracing, the same work written several ways and measured in one run (see
-//! `variants.rs`). Inline calls create the future and poll it once with a no-op waker (the
-//! trivial bodies complete in that poll), so a figure is the cost of the call, the span and
-//! the poll.
+//! Per-call cost of tracing, the same work written several ways (the comparisons of
+//! `comparisons.rs`, which `ratios.rs` pairs round by round) and measured in one run, plus
+//! carriers and OpenTelemetry's own steps. Inline calls create the future and poll it once with
+//! a no-op waker (the trivial bodies complete in that poll), so a figure is the cost of the
+//! call, the span and the poll.
 //!
 //! `cargo bench -p tracebound-benches --bench task`; `scripts/bench-report` turns the results
 //! into BENCHMARKS.md's tables and chart. On a shared machine, medians of consecutive
 //! benchmarks drift; `ratios.rs` measures the ratios the goals are stated in.
 
+#[path = "comparisons.rs"]
+mod comparisons;
 #[path = "variants.rs"]
 mod variants;
 
+use comparisons::{COMPARISONS, prepare};
 use criterion::{Criterion, criterion_group, criterion_main};
 use opentelemetry::Context;
 use opentelemetry::baggage::BaggageExt;
@@ -17,88 +21,29 @@ use opentelemetry::global;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TraceContextExt;
 use std::hint::black_box;
+use std::time::Instant;
 use variants::*;
 
-fn inline_sampled(c: &mut Criterion) {
-    install();
-    install_peers();
-    let _parent = tracebound::attach(parent(true));
-    let tracer = global_tracer();
-    let mut group = c.benchmark_group("inline_sampled");
-    group.bench_function("bare", |b| b.iter(|| poll_once(bare(1))));
-    group.bench_function("tracebound", |b| b.iter(|| poll_once(tracebound_task(1))));
-    group.bench_function("hand_written", |b| {
-        b.iter(|| poll_once(hand_written(&tracer, 1)))
-    });
-    group.bench_function("hand_written_same_job", |b| {
-        b.iter(|| poll_once(hand_written_same_job(&tracer, 1)))
-    });
-    group.bench_function("hand_written_sdk_tracer", |b| {
-        b.iter(|| poll_once(hand_written(&*SDK_TRACER, 1)))
-    });
-    group.bench_function("tracing_instrument_otel", |b| {
-        let span = tracing::info_span!("parent");
-        let _entered = span.enter();
-        b.iter(|| poll_once(tracing_instrument(1)))
-    });
-    group.bench_function("fastrace", |b| {
-        let root = fastrace::Span::root("parent", fastrace::prelude::SpanContext::random());
-        let _local = root.set_local_parent();
-        b.iter(|| poll_once(fastrace_trace(1)))
-    });
-    install_with_global();
-    group.bench_function("tracebound_global_provider", |b| {
-        b.iter(|| poll_once(tracebound_task(1)))
-    });
-    install();
-    group.finish();
-}
-
-fn inline_unsampled(c: &mut Criterion) {
-    install();
-    let _parent = tracebound::attach(parent(false));
-    let tracer = global_tracer();
-    let mut group = c.benchmark_group("inline_unsampled");
-    group.bench_function("bare", |b| b.iter(|| poll_once(bare(1))));
-    group.bench_function("tracebound", |b| b.iter(|| poll_once(tracebound_task(1))));
-    group.bench_function("hand_written", |b| {
-        b.iter(|| poll_once(hand_written(&tracer, 1)))
-    });
-    group.bench_function("hand_written_sdk_tracer", |b| {
-        b.iter(|| poll_once(hand_written(&*SDK_TRACER, 1)))
-    });
-    install_with_global();
-    group.bench_function("tracebound_global_provider", |b| {
-        b.iter(|| poll_once(tracebound_task(1)))
-    });
-    install();
-    group.finish();
-}
-
-fn no_provider(c: &mut Criterion) {
-    uninstall();
-    let tracer = global_tracer();
-    let mut group = c.benchmark_group("no_provider");
-    group.bench_function("bare", |b| b.iter(|| poll_once(bare(1))));
-    group.bench_function("tracebound", |b| b.iter(|| poll_once(tracebound_task(1))));
-    group.bench_function("hand_written", |b| {
-        b.iter(|| poll_once(hand_written(&tracer, 1)))
-    });
-    group.finish();
-    install();
-}
-
-fn consumer(c: &mut Criterion) {
-    install();
-    let tracer = global_tracer();
-    let mut group = c.benchmark_group("consumer");
-    group.bench_function("tracebound", |b| {
-        b.iter(|| poll_once(tracebound_consumer(&HEADERS, 1)))
-    });
-    group.bench_function("hand_written", |b| {
-        b.iter(|| poll_once(hand_written_consumer(&tracer, &HEADERS, 1)))
-    });
-    group.finish();
+/// Every comparison of `comparisons.rs`, one criterion group each, variant by variant.
+fn comparisons(c: &mut Criterion) {
+    for name in COMPARISONS {
+        let (comparison, _parent) = prepare(name);
+        let mut group = c.benchmark_group(*name);
+        // The baseline first, each variant warmed up by one batch as `ratios` does.
+        let mut variants: Vec<_> = comparison.variants.iter().collect();
+        variants.sort_by_key(|(variant, _)| *variant != comparison.baseline);
+        for (variant, batch) in variants {
+            batch(comparison.calls);
+            group.bench_function(*variant, |b| {
+                b.iter_custom(|calls| {
+                    let start = Instant::now();
+                    batch(calls);
+                    start.elapsed()
+                })
+            });
+        }
+        group.finish();
+    }
 }
 
 fn carriers(c: &mut Criterion) {
@@ -129,38 +74,12 @@ fn carriers(c: &mut Criterion) {
     group.finish();
 }
 
-fn spawn(c: &mut Criterion) {
-    install();
-    // `spawn` on one thread measures the spawn itself, not cross-thread wake-ups; the blocking
-    // pool always crosses threads, so 100 jobs run at once and are then awaited.
-    let local = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let pool = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
-    let _parent = tracebound::attach(parent(true));
-    let mut group = c.benchmark_group("spawn");
-    group.bench_function("tokio_spawn", |b| {
-        b.iter(|| spawn_100(&local, |i| tokio::spawn(bare(i))))
-    });
-    group.bench_function("tracebound_spawn", |b| {
-        b.iter(|| spawn_100(&local, |i| tracebound::spawn(bare(i))))
-    });
-    group.bench_function("tokio_spawn_blocking", |b| {
-        b.iter(|| spawn_blocking_100(&pool, |i| tokio::task::spawn_blocking(move || black_box(i))))
-    });
-    group.bench_function("tracebound_spawn_blocking", |b| {
-        b.iter(|| spawn_blocking_100(&pool, |i| tracebound::spawn_blocking(move || black_box(i))))
-    });
-    group.finish();
-}
-
 /// What a traced call asks of the current context when no provider is installed.
 fn anything_to_carry() -> bool {
     Context::map_current(|cx| {
-        cx.has_active_span() || cx.is_telemetry_suppressed() || !cx.baggage().is_empty()
+        cx.span().span_context().is_valid()
+            || cx.is_telemetry_suppressed()
+            || !cx.baggage().is_empty()
     })
 }
 
@@ -190,14 +109,5 @@ fn components(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(
-    benches,
-    inline_sampled,
-    inline_unsampled,
-    no_provider,
-    consumer,
-    carriers,
-    spawn,
-    components
-);
+criterion_group!(benches, comparisons, carriers, components);
 criterion_main!(benches);

@@ -5,8 +5,8 @@
 //!
 //! ```text
 //! cargo run --example order_service                          # an in-process queue, no setup
-//! cargo run --example order_service -- --amqp amqp://guest:guest@127.0.0.1:5672/%2f
-//! cargo run --example order_service -- --nats nats://127.0.0.1:4222
+//! cargo run --example order_service --features brokers -- --amqp amqp://guest:guest@127.0.0.1:5672/%2f
+//! cargo run --example order_service --features brokers -- --nats nats://127.0.0.1:4222
 //! OTEL_TRACES_EXPORTER=console cargo run --example order_service   # also export them
 //! ```
 //!
@@ -17,6 +17,7 @@
 //! The traced functions are generic over the queue, so the same code runs on each transport,
 //! each with its native header type as the carrier.
 
+#[cfg(feature = "brokers")]
 use futures::StreamExt;
 use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, global};
@@ -149,6 +150,7 @@ impl Queue for InProcess {
     }
 }
 
+#[cfg(feature = "brokers")]
 struct Amqp {
     _connection: lapin::Connection,
     channel: lapin::Channel,
@@ -156,6 +158,7 @@ struct Amqp {
     consumer: lapin::Consumer,
 }
 
+#[cfg(feature = "brokers")]
 impl Amqp {
     async fn connect(url: &str) -> Result<Self, lapin::Error> {
         use lapin::options::{BasicConsumeOptions, QueueDeclareOptions};
@@ -189,6 +192,7 @@ impl Amqp {
     }
 }
 
+#[cfg(feature = "brokers")]
 impl Queue for Amqp {
     type Headers = lapin::types::FieldTable;
     const SYSTEM: &'static str = "rabbitmq";
@@ -221,12 +225,14 @@ impl Queue for Amqp {
     }
 }
 
+#[cfg(feature = "brokers")]
 struct Nats {
     client: async_nats::Client,
     subject: String,
     subscriber: async_nats::Subscriber,
 }
 
+#[cfg(feature = "brokers")]
 impl Nats {
     async fn connect(url: &str) -> Result<Self, async_nats::Error> {
         let client = async_nats::connect(url).await?;
@@ -241,6 +247,7 @@ impl Nats {
     }
 }
 
+#[cfg(feature = "brokers")]
 impl Queue for Nats {
     type Headers = async_nats::HeaderMap;
     const SYSTEM: &'static str = "nats";
@@ -293,8 +300,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 run(InProcess { sender, receiver }).await,
             )
         }
+        #[cfg(feature = "brokers")]
         ["--amqp", url] => ("RabbitMQ", run(Amqp::connect(url).await?).await),
+        #[cfg(feature = "brokers")]
         ["--nats", url] => ("NATS", run(Nats::connect(url).await?).await),
+        #[cfg(not(feature = "brokers"))]
+        ["--amqp" | "--nats", _] => {
+            eprintln!(
+                "the brokers need the example's `brokers` feature: cargo run --example order_service --features brokers -- …"
+            );
+            std::process::exit(2);
+        }
         _ => {
             eprintln!("usage: order_service [--amqp URL | --nats URL]");
             std::process::exit(2);

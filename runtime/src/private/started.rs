@@ -123,8 +123,8 @@ impl Tracer {
             #[cfg(feature = "sdk")]
             Tracer::Sdk(tracer) if parent.span().span_context().is_sampled() => {
                 // A child of a sampled span is recorded, all but certainly: the span moves
-                // into the context untouched (looking at it first costs a copy of its ~300
-                // bytes), and whether it records is read from there.
+                // into the context untouched (looking at it first would copy the whole span,
+                // see BENCHMARKS.md), and whether it records is read from there.
                 let cx = base.with_span(tracer.build_with_context(builder(), parent));
                 let span = cx.span();
                 let live = span.span_context().is_sampled() || span.is_recording();

@@ -38,9 +38,10 @@ pub fn default_propagator() -> &'static TextMapCompositePropagator {
 /// Runs `f` with the global propagator, or with [`default_propagator`] if none was set.
 ///
 /// Each thread remembers which that is, and looks again when tracebound installs a propagator
-/// and every 128 uses; a propagator set with `opentelemetry::global::set_text_map_propagator`
-/// is therefore used from the next call after [`refresh_provider`](crate::refresh_provider),
-/// and within 128 uses on each thread without it.
+/// and after a number of uses ([`RECHECK_EVERY`](crate::inspect::RECHECK_EVERY)); a propagator
+/// set with `opentelemetry::global::set_text_map_propagator` is therefore used from the next
+/// call after [`refresh_provider`](crate::refresh_provider), and within that many uses on each
+/// thread without it.
 pub fn with_propagator<T>(f: impl FnOnce(&dyn TextMapPropagator) -> T) -> T {
     crate::globals::with_propagator(f)
 }

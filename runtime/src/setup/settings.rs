@@ -277,7 +277,7 @@ impl Sources<'_> {
     }
 }
 
-/// A checked configuration; see [`Setup::resolve`].
+/// A checked configuration; see [`Setup::resolve`](super::Setup::resolve).
 #[derive(Debug)]
 pub struct Resolved {
     pub resource: Resource,
