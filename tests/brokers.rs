@@ -94,11 +94,15 @@ async fn rabbitmq_round_trip_keeps_one_trace_and_survives_malformed_headers() {
     let root = "amqp-roundtrip";
     let recorder = tracebound::testing::install();
     let (tenants, trace) = traced(root, async {
-        let _baggage =
-            tracebound::attach(Context::current().with_baggage([KeyValue::new("tenant", "acme")]));
-        amqp_publish(&channel, &queue, b"traced", &mut FieldTable::default())
-            .await
-            .unwrap();
+        // The send starts under the tenant's baggage; nothing stays attached after it, so the
+        // consumers below see only what their messages carry.
+        let with_tenant = Context::current().with_baggage([KeyValue::new("tenant", "acme")]);
+        let mut headers = FieldTable::default();
+        tracebound::with_context(with_tenant, || {
+            amqp_publish(&channel, &queue, b"traced", &mut headers)
+        })
+        .await
+        .unwrap();
 
         // A message from a producer that writes garbage: a malformed traceparent, a baggage
         // value that is not UTF-8, and a header that is not text at all.
@@ -189,11 +193,15 @@ async fn nats_round_trip_keeps_one_trace_and_survives_malformed_headers() {
     let root = "nats-roundtrip";
     let recorder = tracebound::testing::install();
     let (tenants, trace) = traced(root, async {
-        let _baggage =
-            tracebound::attach(Context::current().with_baggage([KeyValue::new("tenant", "acme")]));
-        nats_publish(&client, &subject, b"traced", &mut HeaderMap::new())
-            .await
-            .unwrap();
+        // The send starts under the tenant's baggage; nothing stays attached after it, so the
+        // consumers below see only what their messages carry.
+        let with_tenant = Context::current().with_baggage([KeyValue::new("tenant", "acme")]);
+        let mut headers = HeaderMap::new();
+        tracebound::with_context(with_tenant, || {
+            nats_publish(&client, &subject, b"traced", &mut headers)
+        })
+        .await
+        .unwrap();
 
         let mut hostile = HeaderMap::new();
         hostile.insert(

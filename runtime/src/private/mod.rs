@@ -1,5 +1,5 @@
-//! What the macros' generated code calls. Not a public API: names and signatures here change
-//! whenever the macros change.
+//! What the macros' generated code calls, and nothing else (tests use [`crate::inspect`]). Not
+//! a public API: names and signatures here change whenever the macros change.
 
 #[cfg(feature = "tokio")]
 mod blocking;
@@ -14,11 +14,11 @@ pub use crate::globals::Scope;
 #[cfg(feature = "tokio")]
 pub use blocking::{Blocking, Executor, blocking};
 pub use messaging::{Relation, inject, start_batch, start_consumer};
+pub use opentelemetry::KeyValue;
 pub use opentelemetry::trace::SpanKind;
-pub use opentelemetry::{Context, KeyValue};
 pub use outcome::Outcome;
 pub use started::Started;
-pub use sync::{SyncScope, enter_sync, run_sync};
+pub use sync::run_sync;
 pub use traced::{Traced, instrument};
 
 /// The traits that record a body's output, chosen by autoref specialization; the recorder a
@@ -41,6 +41,7 @@ impl<T> Returns for fn() -> T {
 }
 
 use crate::FieldValue;
+use opentelemetry::Context;
 use opentelemetry::trace::{Link, SpanBuilder};
 use std::borrow::Cow;
 
