@@ -1,6 +1,6 @@
 //! With no global propagator set, tracebound reads and writes W3C headers; once one is set,
 //! it uses that one: from the next call after `refresh_provider` (or a tracebound installer),
-//! and within 128 uses per thread without it. Alone in its binary: it sets the process-wide propagator.
+//! and within `RECHECK_EVERY` uses per thread without it. Alone in its binary: it sets the process-wide propagator.
 
 use opentelemetry::propagation::{
     Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter,
@@ -59,7 +59,7 @@ async fn the_default_is_w3c_and_a_global_propagator_replaces_it() {
 
     assert_eq!(tracebound::inspect::propagator_kind(), "default");
 
-    // Set without telling tracebound: each thread looks again within 128 uses.
+    // Set without telling tracebound: each thread looks again within RECHECK_EVERY uses.
     global::set_text_map_propagator(SlashPropagator(vec!["x-span".into()]));
     let window = tracebound::inspect::RECHECK_EVERY as usize + 1;
     let uses_before_switch = (0..window)

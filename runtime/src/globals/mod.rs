@@ -36,8 +36,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 static EPOCH: AtomicU64 = AtomicU64::new(0);
 
 /// Uses on one thread (traced calls, propagations) between checks of a global provider or
-/// propagator.
-pub const RECHECK_EVERY: u32 = 128;
+/// propagator. A check reads the globals and rebuilds what it cannot tell is unchanged (the
+/// tracers of a provider tracebound did not install); spread over this many calls it costs a
+/// traced call about as much as reading one more word (see BENCHMARKS.md).
+pub const RECHECK_EVERY: u32 = 1024;
 
 /// One thread's uses left before it checks a global again, and what the last check found.
 #[derive(Clone, Copy)]
