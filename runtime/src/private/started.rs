@@ -98,7 +98,10 @@ impl Started {
 /// stored in a context with `Context::with_value` are carried only together with one of those.
 #[inline]
 fn carries_nothing(cx: &Context) -> bool {
-    !cx.span().span_context().is_valid() && !cx.is_telemetry_suppressed() && cx.baggage().is_empty()
+    // `has_active_span` first: the common empty context answers without the span lookup.
+    (!cx.has_active_span() || !cx.span().span_context().is_valid())
+        && !cx.is_telemetry_suppressed()
+        && cx.baggage().is_empty()
 }
 
 impl Tracer {
