@@ -68,11 +68,10 @@ impl Function {
             .iter()
             .flat_map(|arg| match arg {
                 FnArg::Receiver(_) => vec!["self".to_owned()],
-                FnArg::Typed(pat) => {
-                    let mut names = Vec::new();
-                    bindings(&pat.pat, &mut names);
-                    names
-                }
+                FnArg::Typed(pat) => binding_idents(&pat.pat)
+                    .iter()
+                    .map(Ident::to_string)
+                    .collect(),
             })
             .collect()
     }
@@ -108,12 +107,6 @@ impl Shape {
             _ => Shape::Sync,
         }
     }
-}
-
-/// Whether `ty` (tokens of a type) is written as a future: `impl Future<…>`,
-/// `Pin<Box<dyn Future<…>>>`, `BoxFuture<…>`.
-pub fn is_future_type(ty: &TokenStream) -> bool {
-    syn::parse2::<Type>(ty.clone()).is_ok_and(|ty| Shape::of_type(&ty) != Shape::Sync)
 }
 
 fn is_future_bound(bound: &syn::TypeParamBound) -> bool {
@@ -152,23 +145,21 @@ pub fn binding_idents(pat: &Pat) -> Vec<Ident> {
     found.0
 }
 
-/// Collects the identifiers a pattern binds.
-pub fn bindings(pat: &Pat, out: &mut Vec<String>) {
-    match pat {
-        Pat::Ident(p) => {
-            out.push(p.ident.to_string());
-            if let Some((_, sub)) = &p.subpat {
-                bindings(sub, out);
-            }
+/// Whether a pattern is a plain name (`x`, `mut x`) not marked unused (`_x`): a parameter the
+/// rewrite keeps, named as written.
+pub fn is_plain_name(pat: &Pat) -> bool {
+    matches!(pat, Pat::Ident(p)
+        if p.by_ref.is_none() && p.subpat.is_none() && !p.ident.to_string().starts_with('_'))
+}
+
+/// Every identifier in a token stream (a macro's input), whatever it names there.
+pub fn idents(tokens: TokenStream, out: &mut Vec<String>) {
+    for tree in tokens {
+        match tree {
+            proc_macro2::TokenTree::Ident(ident) => out.push(ident.to_string()),
+            proc_macro2::TokenTree::Group(group) => idents(group.stream(), out),
+            _ => {}
         }
-        Pat::Tuple(t) => t.elems.iter().for_each(|p| bindings(p, out)),
-        Pat::TupleStruct(t) => t.elems.iter().for_each(|p| bindings(p, out)),
-        Pat::Struct(s) => s.fields.iter().for_each(|f| bindings(&f.pat, out)),
-        Pat::Slice(s) => s.elems.iter().for_each(|p| bindings(p, out)),
-        Pat::Reference(r) => bindings(&r.pat, out),
-        Pat::Type(t) => bindings(&t.pat, out),
-        Pat::Paren(p) => bindings(&p.pat, out),
-        _ => {}
     }
 }
 
@@ -228,6 +219,8 @@ pub struct Output {
     pub inferable: TokenStream,
     /// Whether it is `!`.
     pub is_never: bool,
+    /// Whether it is written as a future (`impl Future<…>`, `Pin<Box<dyn Future<…>>>`).
+    pub is_future: bool,
 }
 
 impl Output {
@@ -242,6 +235,7 @@ impl Output {
                 ty: never.clone(),
                 inferable: never,
                 is_never: true,
+                is_future: false,
             };
         }
         let mut inferable = ty.clone();
@@ -250,18 +244,16 @@ impl Output {
             ty: quote::quote!(#ty),
             inferable: quote::quote!(#inferable),
             is_never: false,
+            is_future: Shape::of_type(&ty) != Shape::Sync,
         }
     }
 
     /// The type of the future a rewritten function returns.
-    ///
-    /// `impl` resolves at the macro, whose edition (2024) captures every in-scope lifetime, as
-    /// `async fn` does, whatever the edition of the user's crate; it is located at `at`, the
-    /// user's return type, so that what spans the signature (clippy's doc lints) ends there.
-    pub fn future(&self, at: Span) -> Type {
+    pub fn future(&self) -> Type {
         let ty = &self.ty;
-        let span = Span::call_site().located_at(at);
-        syn::parse_quote_spanned!(span=> impl ::core::future::Future<Output = #ty>)
+        // `impl` is spanned at the macro, whose edition (2024) captures every in-scope
+        // lifetime, as `async fn` does, whatever the edition of the user's crate.
+        syn::parse_quote!(impl ::core::future::Future<Output = #ty>)
     }
 
     /// The future type of an `extern` function, spanned as the user's code so that the lint

@@ -10,10 +10,14 @@
 //! value in a check that compiles only if the value is **not** a `ContextToken`/`ContextGuard`:
 //! `db.attach()` returning a connection compiles, `tracebound::attach(cx)` does not.
 //!
-//! `let v = cx.attach();` alive at `x.await` becomes
+//! `let v = cx.attach();` alive at `x.await` gets its check right after it:
 //! ```text
-//! let v = { let tb_held = cx.attach(); { /* error at `.await` if tb_held is a token */ } tb_held };
+//! let v = cx.attach();
+//! { /* error at `.await` if v is a token */ }
 //! ```
+//! a value inside a struct, a tuple, `Some(…)`, an array or an assignment is checked where it
+//! is made, `{ let tb_held = cx.attach(); { /* check */ } tb_held }`, and a matched one inside
+//! the match, `match E { v => { /* check */ match v { arms } } }`.
 //! A value moved (passed by value, `drop`), with a method called on it (`.detach()`,
 //! `.take()`), or mentioned in a macro, counts as released from there on, even on one branch
 //! only: the check never rejects code in which the
@@ -182,7 +186,7 @@ impl Finder {
     /// Releases every live name that appears among `tokens` (a macro's input).
     fn release_mentioned(&mut self, tokens: &TokenStream) {
         let mut names = Vec::new();
-        idents(tokens.clone(), &mut names);
+        crate::ast::idents(tokens.clone(), &mut names);
         for name in names {
             self.release(&name);
         }
@@ -223,7 +227,9 @@ impl VisitMut for Finder {
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         match expr {
             Expr::Path(path) => {
-                // A name used by value: moved, so released from here on.
+                // A name used by value (moved), or with a method called on it (`detach`,
+                // `take`, `replace`… may release what it holds): released from here on, so
+                // that no program that may have released its token is rejected.
                 if let Some(ident) = path.path.get_ident() {
                     self.release(&ident.to_string());
                 }
@@ -236,22 +242,6 @@ impl VisitMut for Finder {
             Expr::Field(field) => {
                 if !is_name(&field.base) {
                     self.visit_expr_mut(&mut field.base);
-                }
-            }
-            Expr::MethodCall(call) => {
-                // `detach`, `take`, `replace`… may release what the name holds: any method
-                // called on it counts as releasing, so that no program that may have released
-                // its token is rejected.
-                match &*call.receiver {
-                    receiver if is_name(receiver) => {
-                        if let Some(name) = name_of(receiver) {
-                            self.release(&name);
-                        }
-                    }
-                    _ => self.visit_expr_mut(&mut call.receiver),
-                }
-                for arg in &mut call.args {
-                    self.visit_expr_mut(arg);
                 }
             }
             Expr::Await(node) => {
@@ -578,16 +568,6 @@ fn name_of(expr: &Expr) -> Option<String> {
         Expr::Path(path) if path.qself.is_none() => path.path.get_ident().map(Ident::to_string),
         Expr::Paren(p) => name_of(&p.expr),
         _ => None,
-    }
-}
-
-fn idents(tokens: TokenStream, out: &mut Vec<String>) {
-    for tree in tokens {
-        match tree {
-            TokenTree::Ident(ident) => out.push(ident.to_string()),
-            TokenTree::Group(group) => idents(group.stream(), out),
-            _ => {}
-        }
     }
 }
 

@@ -10,15 +10,13 @@ use syn::{ReturnType, parse_quote};
 /// A function with wrong options: as written, except that a `#[traced_blocking]` function is
 /// already the async function its callers await, with its body type-checked but not run.
 pub fn emit(attr: &str, function: Function, errors: TokenStream) -> TokenStream {
-    let output = function.output(&quote!(::tracebound));
+    let output = (attr == "traced_blocking" && function.item.sig.asyncness.is_none())
+        .then(|| function.output(&quote!(::tracebound)));
     let mut item = function.item;
-    if attr == "traced_blocking" && item.sig.asyncness.is_none() {
+    if let Some(output) = output {
         let inferable = &output.inferable;
         let body = &item.block;
-        item.sig.output = ReturnType::Type(
-            Default::default(),
-            Box::new(output.future(item.sig.ident.span())),
-        );
+        item.sig.output = ReturnType::Type(Default::default(), Box::new(output.future()));
         *item.block = parse_quote!({
             let _ = move || -> #inferable #body;
             ::core::future::pending()

@@ -96,7 +96,7 @@ fn is_entry_point(attr: &Attribute) -> bool {
 
 /// Attributes that are not macros: the compiler's and tools' own.
 fn is_inert(attr: &Attribute) -> bool {
-    const BUILTIN: [&str; 15] = [
+    const BUILTIN: [&str; 19] = [
         "doc",
         "allow",
         "warn",
@@ -111,22 +111,16 @@ fn is_inert(attr: &Attribute) -> bool {
         "cfg",
         "no_mangle",
         "export_name",
+        "link_section",
+        "target_feature",
+        "optimize",
+        "instruction_set",
         "unsafe",
     ];
     const TOOLS: [&str; 4] = ["rustfmt", "clippy", "diagnostic", "rust_analyzer"];
     let path = attr.path();
     match path.segments.first() {
-        Some(first) if path.segments.len() == 1 => {
-            BUILTIN.iter().any(|b| first.ident == b)
-                || [
-                    "link_section",
-                    "target_feature",
-                    "optimize",
-                    "instruction_set",
-                ]
-                .iter()
-                .any(|b| first.ident == b)
-        }
+        Some(first) if path.segments.len() == 1 => BUILTIN.iter().any(|b| first.ident == b),
         Some(first) => TOOLS.iter().any(|t| first.ident == t),
         None => true,
     }

@@ -148,16 +148,7 @@ pub fn names_read(expr: &syn::Expr, out: &mut Vec<String>) {
             }
         }
         fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-            idents(mac.tokens.clone(), self.0);
-        }
-    }
-    fn idents(tokens: TokenStream, out: &mut Vec<String>) {
-        for tree in tokens {
-            match tree {
-                proc_macro2::TokenTree::Ident(ident) => out.push(ident.to_string()),
-                proc_macro2::TokenTree::Group(group) => idents(group.stream(), out),
-                _ => {}
-            }
+            crate::ast::idents(mac.tokens.clone(), self.0);
         }
     }
     Names(out).visit_expr(expr);
@@ -233,9 +224,9 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
     // makes it the declared type, so that the body's `return`s and tail coerce to it as in the
     // `async fn` (`&String` to `&str`, `Box<T>` to `Box<dyn Trait>`) and `?` converts into it.
     // Inside the block, it also keeps a one-line body from reading as needless braces. (A body
-    // of type `!` needs none, and the call would be unreachable code.)
-    let unchanged = body.clone();
-    if !output.is_never {
+    // of type `!` needs none, and the call would be unreachable code; a body `#[tokio::main]`
+    // already rewrote is an `async` block already.)
+    if !output.is_never && stacking != Stacking::TokioBody {
         body.stmts.insert(
             0,
             // A `let`: a bare `if` would be the tail of an empty body.
@@ -246,7 +237,6 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
             },
         );
     }
-    let borrows = sig::borrow_pattern_bindings(&item.sig.inputs, &plan.used_params);
     let mut doc_copy = None;
     if stacking == Stacking::Entry || stacking == Stacking::TokioBody {
         // The entry point's own macro keeps (or kept) the signature.
@@ -262,9 +252,10 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
                 )
                 .await
             }),
-            _ => tokio_body(&unchanged, &plan, &record, inferable),
+            _ => tokio_body(body, &plan, &record, inferable),
         };
     } else {
+        let borrows = sig::borrow_pattern_bindings(&item.sig.inputs, &plan.used_params);
         let moved = sig::move_params(&mut item.sig.inputs, &plan.used_params, krate);
         let rebinds = &moved.rebinds;
         let runs_later = matches!(plan.runs, Runs::Elsewhere { .. }) || shape == Shape::Async;
@@ -272,7 +263,7 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
             item.sig.asyncness = None;
             let future = match &item.sig.abi {
                 Some(_) => output.foreign_future(),
-                None => output.future(return_span(&item.sig)),
+                None => output.future(),
             };
             item.sig.output = ReturnType::Type(Default::default(), Box::new(future));
         }
@@ -296,7 +287,8 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
             (Runs::InPlace, Shape::Async) => {
                 // An `async fn` returning a future is allowed to; an `async` block yielding
                 // one is a mistake to clippy.
-                let yields_future = crate::ast::is_future_type(&output.ty)
+                let yields_future = output
+                    .is_future
                     .then(|| quote!(#[allow(clippy::async_yields_async)]));
                 parse_quote!({
                     let #cx = { #borrows #start };
@@ -342,26 +334,17 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
     quote!(#doc_copy #item)
 }
 
-/// Where a function's return type is, or would be: after its parameters.
-fn return_span(sig: &syn::Signature) -> Span {
-    match &sig.output {
-        ReturnType::Type(_, ty) => ty.span(),
-        ReturnType::Default => sig.paren_token.span.close(),
-    }
-}
-
 /// The body of a function `#[tokio::main]` or `#[tokio::test]` already rewrote (when it sits
 /// above the tracebound attribute): its first statement is `let body = async { … };`, the user's
 /// body, which runs traced from the call.
 fn tokio_body(
-    block: &syn::Block,
+    mut block: syn::Block,
     plan: &Plan,
     record: &TokenStream,
     inferable: &TokenStream,
 ) -> syn::Block {
     let krate = &plan.krate;
     let start = &plan.start;
-    let mut block = block.clone();
     if let Some(Stmt::Local(local)) = block.stmts.first_mut()
         && let Some(init) = &mut local.init
     {
@@ -382,15 +365,7 @@ fn doc_copy(original: &syn::ItemFn, rewritten: &mut syn::ItemFn, is_async: bool)
     if is_async {
         copy.sig.asyncness = Some(Default::default());
     }
-    // Spanned as the function's first token: an item's span starts at its first attribute,
-    // and lints on the function report at the item's span.
-    let start = match &rewritten.vis {
-        syn::Visibility::Inherited => rewritten.sig.fn_token.span,
-        vis => vis.span(),
-    };
-    rewritten
-        .attrs
-        .push(syn::parse_quote_spanned!(start=> #[cfg(not(doc))]));
+    rewritten.attrs.push(parse_quote!(#[cfg(not(doc))]));
     // `#[must_use]` on an `async fn` applies to what `.await` gives, which rustc knows only
     // for an `async fn`; on the rewritten function it would mark the future, which every
     // future already is (and clippy says so).

@@ -13,8 +13,9 @@
 //! let __tb_arg2 = __tb_arg2;
 //! ```
 //! The bindings the user wrote keep the user's tokens, so that an unused one warns where the
-//! user wrote it, as it would without the attribute; the values moved are spanned at the macro,
-//! so that lints about names (`_x` used) do not fire on code the user did not write.
+//! user wrote it, as it would without the attribute. A plain name moves as itself; a `_x` and
+//! every pattern move through `__tb_argN`, spanned at the macro, so that lints about names
+//! (`_x` used) do not fire on code the user did not write.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
@@ -52,14 +53,11 @@ pub fn move_params(inputs: &mut Inputs, used: &[String], krate: &TokenStream) ->
             FnArg::Typed(typed) => {
                 let cfgs: Vec<Attribute> = cfg_attrs(&typed.attrs).into_iter().cloned().collect();
                 let lints = take_lint_attrs(&mut typed.attrs);
+                let plain = crate::ast::is_plain_name(&typed.pat);
                 match &mut *typed.pat {
                     Pat::Ident(PatIdent {
-                        by_ref: None,
-                        subpat: None,
-                        mutability,
-                        ident,
-                        ..
-                    }) if !ident.to_string().starts_with('_') => {
+                        mutability, ident, ..
+                    }) if plain => {
                         let mutability = mutability.take();
                         let read = read_by_start(ident, used);
                         quote!(#(#cfgs)* #(#lints)* let #mutability #ident = #ident; #read)
@@ -124,14 +122,11 @@ pub fn borrow_pattern_bindings(original: &Inputs, used: &[String]) -> TokenStrea
             let FnArg::Typed(typed) = arg else {
                 return None;
             };
-            if matches!(&*typed.pat, Pat::Ident(p)
-                if p.by_ref.is_none() && p.subpat.is_none() && !p.ident.to_string().starts_with('_'))
+            if crate::ast::is_plain_name(&typed.pat)
+                || !crate::ast::binding_idents(&typed.pat)
+                    .iter()
+                    .any(|ident| used.contains(&ident.to_string()))
             {
-                return None;
-            }
-            let mut names = Vec::new();
-            crate::ast::bindings(&typed.pat, &mut names);
-            if !names.iter().any(|n| used.contains(n)) {
                 return None;
             }
             let pat = by_ref(&typed.pat, used);
