@@ -16,10 +16,11 @@ use opentelemetry_sdk::trace::{
 };
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracebound::testing::{self, TraceTree};
 use tracebound::traced_task;
+use tracebound_tests::exclusive;
 
 /// Runs `future` to completion on this thread, whose tracer cache the tests inspect.
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -27,12 +28,6 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .build()
         .unwrap()
         .block_on(future)
-}
-
-/// The tests of this binary swap the global provider: one at a time.
-fn exclusive() -> MutexGuard<'static, ()> {
-    static TURN: Mutex<()> = Mutex::new(());
-    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[derive(Debug)]

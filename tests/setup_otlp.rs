@@ -1,6 +1,7 @@
 //! `OTEL_TRACES_EXPORTER=otlp` exports to the endpoint in `OTEL_EXPORTER_OTLP_ENDPOINT`: here a
 //! local HTTP server started by the test, which receives the spans (http/json, so the test can
-//! read them).
+//! read them). Installing replaces the global provider, which `work` reads: the tests that
+//! install take turns.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -8,6 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 use tracebound::setup::Setup;
 use tracebound::traced_task;
+use tracebound_tests::exclusive;
 
 #[traced_task(name = "exported-over-otlp")]
 async fn work() {}
@@ -45,6 +47,7 @@ fn serve_once(listener: TcpListener, found: mpsc::Sender<(String, String)>) {
 
 #[test]
 fn spans_reach_a_local_otlp_endpoint() {
+    let _turn = exclusive();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     let (found, received) = mpsc::channel();
@@ -97,6 +100,7 @@ fn hang(listener: TcpListener) {
 #[test]
 fn the_batch_export_timeout_bounds_each_otlp_export() {
     use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    let _turn = exclusive();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || hang(listener));

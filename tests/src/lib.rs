@@ -45,6 +45,13 @@ pub fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
         .map(|kv: &KeyValue| &kv.value)
 }
 
+/// For the tests of one binary that replace the global provider: one at a time. The lock
+/// survives a failed test, whose own failure is the one to report.
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Whether the current thread has a span attached.
 pub fn span_attached() -> bool {
     Context::map_current(|cx| cx.has_active_span())
