@@ -1,6 +1,6 @@
 //! Carrying the current context into closures and futures that run elsewhere.
 
-use crate::token::{self, address};
+use crate::token::{Suspended, address};
 use opentelemetry::Context;
 use std::future::Future;
 use std::pin::Pin;
@@ -78,16 +78,14 @@ pin_project_lite::pin_project! {
     #[must_use = "futures do nothing unless awaited or spawned"]
     pub struct Carried<F> {
         cx: Context,
-        suspended: bool,
+        suspended: Suspended,
         #[pin]
         future: F,
     }
 
     impl<F> PinnedDrop for Carried<F> {
         fn drop(this: Pin<&mut Self>) {
-            if this.suspended {
-                token::orphan(address(&this));
-            }
+            this.suspended.on_drop(address(&this));
         }
     }
 }
@@ -96,7 +94,7 @@ impl<F> Carried<F> {
     pub(crate) fn new(cx: Context, future: F) -> Self {
         Carried {
             cx,
-            suspended: false,
+            suspended: Suspended::default(),
             future,
         }
     }
@@ -108,14 +106,11 @@ impl<F: Future> Future for Carried<F> {
     fn poll(self: Pin<&mut Self>, task: &mut task::Context<'_>) -> Poll<F::Output> {
         let owner = address(&self);
         let this = self.project();
-        let mark = token::mark();
         let _guard = this.cx.clone().attach();
-        if std::mem::take(this.suspended) {
-            token::resume(owner);
-        }
+        let mark = this.suspended.resume(owner);
         let poll = this.future.poll(task);
         if poll.is_pending() {
-            *this.suspended = token::suspend_since(mark, owner);
+            this.suspended.pending(mark, owner);
         }
         poll
     }

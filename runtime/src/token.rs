@@ -94,12 +94,12 @@ pub fn attach(cx: Context) -> ContextToken {
 
 /// The tokens attached on one thread, in the order they were (re)attached.
 ///
-/// A future that runs a body with tokens (a traced function's, [`carry`](crate::carry)'s) notes
-/// [`mark`] before polling the body. If the body returns `Pending` with tokens attached since
-/// then still alive, [`suspend_since`] detaches them, newest first, and records the future's
-/// address as their owner; its next poll hands the address to [`resume`], which attaches them
-/// again, oldest first, above the future's own context. A token dropped meanwhile leaves the
-/// registry, and so is never attached again.
+/// A future that runs a body with tokens (a traced function's, [`carry`](crate::carry)'s) keeps
+/// a [`Suspended`]: it notes [`mark`] before polling the body. If the body returns `Pending`
+/// with tokens attached since then still alive, [`suspend_since`] detaches them, newest first,
+/// and records the future's address as their owner; its next poll hands the address to
+/// [`resume`], which attaches them again, oldest first, above the future's own context. A token
+/// dropped meanwhile leaves the registry, and so is never attached again.
 struct Registry {
     entries: Vec<Entry>,
 }
@@ -142,6 +142,40 @@ impl Registry {
     }
 }
 
+/// What a future running a body with tokens keeps between polls: whether it suspended tokens
+/// the body still holds.
+#[derive(Debug, Default)]
+pub(crate) struct Suspended(bool);
+
+impl Suspended {
+    /// At the start of a poll, once the future's own context is attached: attaches again the
+    /// tokens the last poll suspended, above it. Returns the mark to pass to [`Self::pending`].
+    #[inline]
+    pub(crate) fn resume(&mut self, owner: usize) -> u64 {
+        let mark = mark();
+        // Written only when set: the store is on every poll's path.
+        if self.0 {
+            self.0 = false;
+            resume(owner);
+        }
+        mark
+    }
+
+    /// The body returned `Pending`: detaches the tokens it attached since `mark` and holds.
+    #[inline]
+    pub(crate) fn pending(&mut self, mark: u64, owner: usize) {
+        self.0 = suspend_since(mark, owner);
+    }
+
+    /// The future is dropped: the tokens it suspended stay detached.
+    #[inline]
+    pub(crate) fn on_drop(&self, owner: usize) {
+        if self.0 {
+            orphan(owner);
+        }
+    }
+}
+
 /// Where a pinned future lives: the owner of the tokens it suspends.
 #[inline]
 pub(crate) fn address<T>(pinned: &std::pin::Pin<&mut T>) -> usize {
@@ -150,7 +184,7 @@ pub(crate) fn address<T>(pinned: &std::pin::Pin<&mut T>) -> usize {
 
 /// Where the registry stood before a body's poll: pass it to [`suspend_since`] after the poll.
 #[inline]
-pub(crate) fn mark() -> u64 {
+fn mark() -> u64 {
     SEQ.with(Cell::get)
 }
 
@@ -158,7 +192,7 @@ pub(crate) fn mark() -> u64 {
 /// future at `owner`; returns whether there were any. The body that attached them returned
 /// `Pending`: nothing it attached may stay current while it waits.
 #[inline]
-pub(crate) fn suspend_since(mark: u64, owner: usize) -> bool {
+fn suspend_since(mark: u64, owner: usize) -> bool {
     if SEQ.with(Cell::get) == mark {
         return false;
     }
@@ -192,7 +226,7 @@ fn suspend_slow(mark: u64, owner: usize) -> bool {
 
 /// Attaches again, oldest first, the tokens the future at `owner` suspended.
 #[cold]
-pub(crate) fn resume(owner: usize) {
+fn resume(owner: usize) {
     let _ = REGISTRY.try_with(|registry| {
         let mut registry = registry.borrow_mut();
         let (mut mine, others): (Vec<Entry>, Vec<Entry>) = std::mem::take(&mut registry.entries)
@@ -211,7 +245,7 @@ pub(crate) fn resume(owner: usize) {
 /// The future at `owner` is dropped with tokens it suspended: they stay detached until they
 /// are dropped, and no future later at the same address takes them for its own.
 #[cold]
-pub(crate) fn orphan(owner: usize) {
+fn orphan(owner: usize) {
     let _ = REGISTRY.try_with(|registry| {
         for entry in &mut registry.borrow_mut().entries {
             if entry.owner == owner {

@@ -1,5 +1,5 @@
 use super::Started;
-use crate::token::{self, address};
+use crate::token::{Suspended, address};
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use std::future::Future;
@@ -12,15 +12,15 @@ pin_project_lite::pin_project! {
     /// cancellation or panic.
     ///
     /// What the body attaches stays inside it: tokens it attached and still holds when it
-    /// returns `Pending` are detached until its next poll (see [`token`]), so the thread's
+    /// returns `Pending` are detached until its next poll (see [`token`](crate::token)), so the thread's
     /// context after every poll is the one before it.
     #[must_use = "futures do nothing unless awaited or spawned"]
     pub struct Traced<F, R> {
         // A `Started`, kept as its two fields so that they share one padding with `record`.
         cx: Option<Context>,
         live: bool,
-        // Whether tokens the body attached are detached until its next poll.
-        suspended: bool,
+        // Tokens the body attached, detached until its next poll.
+        suspended: Suspended,
         // `Some` until the future completes; `R` records the output (an error, say) first.
         record: Option<R>,
         #[pin]
@@ -29,9 +29,7 @@ pin_project_lite::pin_project! {
 
     impl<F, R> PinnedDrop for Traced<F, R> {
         fn drop(this: Pin<&mut Self>) {
-            if this.suspended {
-                token::orphan(address(&this));
-            }
+            this.suspended.on_drop(address(&this));
             let this = this.project();
             if *this.live
                 && this.record.take().is_some()
@@ -58,7 +56,7 @@ where
     Traced {
         cx: started.cx,
         live: started.live,
-        suspended: false,
+        suspended: Suspended::default(),
         record: Some(record),
         future,
     }
@@ -75,39 +73,31 @@ where
     fn poll(self: Pin<&mut Self>, task: &mut task::Context<'_>) -> Poll<F::Output> {
         let owner = address(&self);
         let this = self.project();
-        let mark = token::mark();
         let _attached = this.cx.clone().map(Context::attach);
-        if *this.suspended {
-            *this.suspended = false;
-            token::resume(owner);
-        }
-        let Some(cx) = this.cx.as_ref().filter(|_| *this.live) else {
+        let mark = this.suspended.resume(owner);
+        let poll = match this.cx.as_ref().filter(|_| *this.live) {
             // Nothing to end or record: a call that carries nothing, or an unsampled span.
-            let poll = this.future.poll(task);
-            if poll.is_pending() {
-                *this.suspended = token::suspend_since(mark, owner);
-                if let Some(cx) = this.cx.as_ref() {
-                    check_released(cx);
-                }
-            }
-            return poll;
-        };
-        let mut unwind = OnUnwind {
-            cx,
-            record: this.record,
-            armed: true,
-        };
-        let poll = this.future.poll(task);
-        unwind.armed = false;
-        match &poll {
-            Poll::Ready(output) => {
-                if let Some(record) = unwind.record.take() {
+            None => this.future.poll(task),
+            Some(cx) => {
+                let mut unwind = OnUnwind {
+                    cx,
+                    record: this.record,
+                    armed: true,
+                };
+                let poll = this.future.poll(task);
+                unwind.armed = false;
+                if let Poll::Ready(output) = &poll
+                    && let Some(record) = unwind.record.take()
+                {
                     record(output, cx);
                     cx.span().end();
                 }
+                poll
             }
-            Poll::Pending => {
-                *this.suspended = token::suspend_since(mark, owner);
+        };
+        if poll.is_pending() {
+            this.suspended.pending(mark, owner);
+            if let Some(cx) = this.cx.as_ref() {
                 check_released(cx);
             }
         }
