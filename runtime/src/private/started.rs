@@ -2,11 +2,12 @@
 
 use super::Scope;
 use crate::globals::Tracer;
+use crate::propagation::RANDOM_TRACE_ID_FLAG;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{
-    Span, SpanBuilder, SpanContext, TraceContextExt, TraceState, Tracer as _,
+    Span, SpanBuilder, SpanContext, Status, TraceContextExt, TraceFlags, TraceState, Tracer as _,
 };
-use opentelemetry::{Context, ContextGuard};
+use opentelemetry::{Context, ContextGuard, KeyValue};
 
 /// The context a traced call's body runs in, and whether the call owns a recording span there
 /// that it must end.
@@ -40,14 +41,26 @@ impl Started {
         self.cx.clone().map(Context::attach)
     }
 
-    /// `span`, just started, in `base`.
+    /// `span`, just started under `parent`, in `base`.
     #[inline]
-    fn with_span<S: Span + Send + Sync + 'static>(base: &Context, span: S) -> Started {
+    fn with_span<S: Span + Send + Sync + 'static>(
+        base: &Context,
+        parent: &Context,
+        span: S,
+    ) -> Started {
         let live = span.is_recording();
+        let random = lost_random_flag(parent, span.span_context());
         // A span the sampler dropped records nothing: its span context alone parents what the
         // body starts, without boxing the span (a trace state would have to be copied).
         let cx = if !live && *span.span_context().trace_state() == TraceState::NONE {
-            base.with_remote_span_context(span.span_context().clone())
+            let sc = span.span_context();
+            let sc = match random {
+                false => sc.clone(),
+                true => with_random_flag(sc),
+            };
+            base.with_remote_span_context(sc)
+        } else if random {
+            base.with_span(RandomFlag::new(span))
         } else {
             base.with_span(span)
         };
@@ -131,11 +144,19 @@ impl Tracer {
                 let cx = base.with_span(tracer.build_with_context(builder(), parent));
                 let span = cx.span();
                 let live = span.span_context().is_sampled() || span.is_recording();
+                if !live && lost_random_flag(parent, span.span_context()) {
+                    // Dropped by a sampler that does not follow its parent: nothing to end.
+                    let sc = with_random_flag(span.span_context());
+                    return Started {
+                        cx: Some(base.with_remote_span_context(sc)),
+                        live,
+                    };
+                }
                 Started { cx: Some(cx), live }
             }
             #[cfg(feature = "sdk")]
             Tracer::Sdk(tracer) => {
-                Started::with_span(base, tracer.build_with_context(builder(), parent))
+                Started::with_span(base, parent, tracer.build_with_context(builder(), parent))
             }
             Tracer::Boxed(tracer) => {
                 let span = tracer.build_with_context(builder(), parent);
@@ -144,9 +165,100 @@ impl Tracer {
                     scope.found_noop();
                     return Started::without_span(base, root);
                 }
-                Started::with_span(base, span)
+                Started::with_span(base, parent, span)
             }
         }
+    }
+}
+
+/// Whether `sc`, a span just started under `parent`, has a random trace id (W3C Trace Context
+/// Level 2) that its flags do not show. The SDK keeps a parent's flags on the spans it records,
+/// but sets none on a span its sampler drops, nor on a trace id it makes.
+#[inline]
+fn lost_random_flag(parent: &Context, sc: &SpanContext) -> bool {
+    if !sc.is_valid() || sc.trace_flags().to_u8() & RANDOM_TRACE_ID_FLAG != 0 {
+        return false;
+    }
+    let span = parent.span();
+    let psc = span.span_context();
+    if psc.is_valid() && psc.trace_id() == sc.trace_id() {
+        psc.trace_flags().to_u8() & RANDOM_TRACE_ID_FLAG != 0
+    } else {
+        crate::propagation::random_trace_ids()
+    }
+}
+
+fn with_random_flag(sc: &SpanContext) -> SpanContext {
+    SpanContext::new(
+        sc.trace_id(),
+        sc.span_id(),
+        TraceFlags::new(sc.trace_flags().to_u8() | RANDOM_TRACE_ID_FLAG),
+        sc.is_remote(),
+        sc.trace_state().clone(),
+    )
+}
+
+/// A span whose span context shows the random flag its tracer left out; everything else is the
+/// span's own.
+#[derive(Debug)]
+struct RandomFlag<S> {
+    span: S,
+    sc: SpanContext,
+}
+
+impl<S: Span> RandomFlag<S> {
+    fn new(span: S) -> Self {
+        let sc = with_random_flag(span.span_context());
+        RandomFlag { span, sc }
+    }
+}
+
+impl<S: Span> Span for RandomFlag<S> {
+    fn add_event_with_timestamp<T>(
+        &mut self,
+        name: T,
+        timestamp: std::time::SystemTime,
+        attributes: Vec<KeyValue>,
+    ) where
+        T: Into<std::borrow::Cow<'static, str>>,
+    {
+        self.span
+            .add_event_with_timestamp(name, timestamp, attributes);
+    }
+
+    fn span_context(&self) -> &SpanContext {
+        &self.sc
+    }
+
+    fn is_recording(&self) -> bool {
+        self.span.is_recording()
+    }
+
+    fn set_attribute(&mut self, attribute: KeyValue) {
+        self.span.set_attribute(attribute);
+    }
+
+    fn set_attributes(&mut self, attributes: impl IntoIterator<Item = KeyValue>) {
+        self.span.set_attributes(attributes);
+    }
+
+    fn set_status(&mut self, status: Status) {
+        self.span.set_status(status);
+    }
+
+    fn update_name<T>(&mut self, new_name: T)
+    where
+        T: Into<std::borrow::Cow<'static, str>>,
+    {
+        self.span.update_name(new_name);
+    }
+
+    fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
+        self.span.add_link(span_context, attributes);
+    }
+
+    fn end_with_timestamp(&mut self, timestamp: std::time::SystemTime) {
+        self.span.end_with_timestamp(timestamp);
     }
 }
 

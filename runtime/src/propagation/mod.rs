@@ -9,6 +9,7 @@ mod b3;
 mod baggage;
 mod jaeger;
 mod trace_context;
+mod tracestate;
 
 pub use b3::B3Propagator;
 pub use baggage::BaggagePropagator;
@@ -21,6 +22,29 @@ use crate::carrier::{AsExtractor, AsInjector, Extract, Inject};
 use opentelemetry::Context;
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The W3C Trace Context Level 2 flag saying that a trace id's rightmost 7 bytes are random.
+pub const RANDOM_TRACE_ID_FLAG: u8 = 0x02;
+
+static RANDOM_TRACE_IDS: AtomicBool = AtomicBool::new(true);
+
+/// Says whether the trace ids the installed tracer provider makes are random, as the
+/// OpenTelemetry SDK's default id generator's are (the default here too).
+///
+/// OpenTelemetry's SDK sets the W3C Level 2 random flag
+/// ([`RANDOM_TRACE_ID_FLAG`]) on no span: neither on the trace ids it makes nor on a span its
+/// sampler drops under a parent that had it. A span tracebound starts gets the flag when its
+/// trace id came from a parent that had it, or was made by the provider and this is `true`;
+/// so the `traceparent` it sends keeps it. Call it with `false` when the provider has an id
+/// generator whose ids are not random (a counter, a timestamp in the low bytes).
+pub fn set_random_trace_ids(random: bool) {
+    RANDOM_TRACE_IDS.store(random, Ordering::Relaxed);
+}
+
+pub(crate) fn random_trace_ids() -> bool {
+    RANDOM_TRACE_IDS.load(Ordering::Relaxed)
+}
 
 pub(crate) static DEFAULT: LazyLock<TextMapCompositePropagator> = LazyLock::new(|| {
     TextMapCompositePropagator::new(vec![

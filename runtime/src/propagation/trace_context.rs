@@ -1,14 +1,17 @@
-use crate::carrier::MAX_VALUE_LEN;
+use super::tracestate;
 use opentelemetry::Context;
 use opentelemetry::propagation::{
     Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter,
 };
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
-use std::str::FromStr;
 use std::sync::LazyLock;
 
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
+
+/// Sampled (0x01) and random trace id (0x02, Level 2): the flags defined so far, the only ones
+/// kept and sent.
+const KNOWN_FLAGS: u8 = 0x03;
 
 static FIELDS: LazyLock<[String; 2]> =
     LazyLock::new(|| [TRACEPARENT.to_owned(), TRACESTATE.to_owned()]);
@@ -59,8 +62,7 @@ pub(crate) fn parse_traceparent(value: &str) -> Option<SpanContext> {
     if trace_id == TraceId::INVALID || span_id == SpanId::INVALID {
         return None;
     }
-    // Sampled (0x01) and random trace id (0x02, Level 2) are the flags defined so far.
-    let flags = TraceFlags::new(flags & 0x03);
+    let flags = TraceFlags::new(flags & KNOWN_FLAGS);
     Some(SpanContext::new(
         trace_id,
         span_id,
@@ -88,11 +90,10 @@ impl TextMapPropagator for TraceContextPropagator {
                 "00-{}-{}-{:02x}",
                 sc.trace_id(),
                 sc.span_id(),
-                sc.trace_flags().to_u8() & 0x03
+                sc.trace_flags().to_u8() & KNOWN_FLAGS
             ),
         );
-        let state = sc.trace_state().header();
-        if !state.is_empty() {
+        if let Some(state) = tracestate::header(cx, sc.trace_id(), sc.trace_state()) {
             injector.set(TRACESTATE, state);
         }
     }
@@ -107,15 +108,26 @@ impl TextMapPropagator for TraceContextPropagator {
         }) else {
             return cx.clone();
         };
-        let states = extractor.get_all(TRACESTATE).unwrap_or_default();
-        let joined = states.join(",");
-        let state = if joined.len() <= MAX_VALUE_LEN {
-            TraceState::from_str(&joined).unwrap_or_default()
-        } else {
-            TraceState::NONE
-        };
-        let sc = SpanContext::new(sc.trace_id(), sc.span_id(), sc.trace_flags(), true, state);
-        cx.with_remote_span_context(sc)
+        // The `tracestate` is read only with a valid `traceparent`, and an invalid one is
+        // discarded whole while the `traceparent` is kept.
+        let fields = extractor.get_all(TRACESTATE).unwrap_or_default();
+        let (state, whole) = tracestate::receive(&fields);
+        let sc = SpanContext::new(
+            sc.trace_id(),
+            sc.span_id(),
+            sc.trace_flags(),
+            true,
+            state.clone(),
+        );
+        let cx = cx.with_remote_span_context(sc.clone());
+        match whole {
+            None => cx,
+            Some(whole) => cx.with_value(tracestate::Received {
+                trace_id: sc.trace_id(),
+                held: state,
+                whole,
+            }),
+        }
     }
 
     fn fields(&self) -> FieldIter<'_> {
@@ -332,22 +344,397 @@ mod conformance {
         assert_eq!(out["tracestate"], "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
     }
 
-    #[test]
-    fn tracestate_grammar_and_limits() {
+    /// One `tracestate` case: the header fields received with a valid `traceparent`, and the
+    /// value forwarded (`None`: discarded, or empty).
+    struct State<'a> {
+        section: &'a str,
+        fields: &'a [&'a str],
+        forwarded: Option<&'a str>,
+    }
+
+    fn check_states(cases: &[State<'_>]) {
         let parent = tp("00", TRACE, PARENT, "01");
-        // Multi-tenant keys and empty list members are valid; OWS around members is trimmed.
-        let out = forwarded(&[
-            ("traceparent", &parent),
-            ("tracestate", "fw529a3039@dt=ok ,, t61rcwkgmze@congo=1"),
+        for case in cases {
+            let mut headers = vec![("traceparent", parent.as_str())];
+            headers.extend(case.fields.iter().map(|f| ("tracestate", *f)));
+            let out = forwarded(&headers);
+            assert_eq!(
+                out["traceparent"], parent,
+                "{}: {:?}",
+                case.section, case.fields
+            );
+            assert_eq!(
+                out.get("tracestate").map(String::as_str),
+                case.forwarded,
+                "{}: {:?}",
+                case.section,
+                case.fields
+            );
+        }
+    }
+
+    #[test]
+    fn tracestate_list_members_and_whitespace() {
+        check_states(&[
+            // § tracestate Header Field Values: "Spaces and horizontal tabs surrounding
+            // list-members are ignored."
+            State {
+                section: "OWS around members",
+                fields: &["foo=1 \t , \t bar=2, \t baz=3"],
+                forwarded: Some("foo=1,bar=2,baz=3"),
+            },
+            State {
+                section: "tabs and spaces mixed",
+                fields: &["foo=1\t \t,\t \tbar=2,\t \tbaz=3"],
+                forwarded: Some("foo=1,bar=2,baz=3"),
+            },
+            State {
+                section: "leading and trailing OWS",
+                fields: &["\t foo=1 \t"],
+                forwarded: Some("foo=1"),
+            },
+            // "Empty and whitespace-only list members are allowed."
+            State {
+                section: "empty members",
+                fields: &[",foo=1,, ,\t,bar=2,"],
+                forwarded: Some("foo=1,bar=2"),
+            },
+            State {
+                section: "whitespace-only header",
+                fields: &[" \t "],
+                forwarded: None,
+            },
+            // "Vendors MUST accept empty tracestate headers but SHOULD avoid sending them."
+            State {
+                section: "only empty members",
+                fields: &[",,"],
+                forwarded: None,
+            },
+            // Value: "All leading spaces MUST be preserved as part of the value."
+            State {
+                section: "leading space of a value",
+                fields: &["foo= 1"],
+                forwarded: Some("foo= 1"),
+            },
+            // § Combined Header Value / RFC 9110 field order: fields combined in order.
+            State {
+                section: "multiple fields in order",
+                fields: &["foo=1,bar=2", "rojo=1,congo=2", "baz=3"],
+                forwarded: Some("foo=1,bar=2,rojo=1,congo=2,baz=3"),
+            },
+            // Duplicated keys: the left one (the most recent position) is kept.
+            State {
+                section: "duplicated key",
+                fields: &["foo=1,foo=2", "foo=3"],
+                forwarded: Some("foo=1"),
+            },
         ]);
-        assert_eq!(out["tracestate"], "fw529a3039@dt=ok,t61rcwkgmze@congo=1");
-        // An invalid key drops the whole tracestate, never the traceparent.
-        let out = forwarded(&[("traceparent", &parent), ("tracestate", "UPPER=1,ok=2")]);
-        assert!(!out.contains_key("tracestate"));
-        assert_eq!(out["traceparent"], parent);
-        // At most 32 members are kept.
-        let many: Vec<String> = (0..40).map(|i| format!("k{i}=v")).collect();
-        let out = forwarded(&[("traceparent", &parent), ("tracestate", &many.join(","))]);
-        assert_eq!(out["tracestate"].split(',').count(), 32);
+    }
+
+    #[test]
+    fn tracestate_keys() {
+        let key_256_chars = "z".repeat(256);
+        let key_257 = format!("{key_256_chars}z=1");
+        let key_256 = format!("{key_256_chars}=1");
+        let leaked = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        let key_256 = leaked(key_256);
+        let key_257 = leaked(key_257);
+        let tenant = leaked(format!("{}@{}=1", "t".repeat(241), "v".repeat(14)));
+        let long_vendor = leaked(format!("t@{}=1", "v".repeat(15)));
+        check_states(&[
+            // § Key: `key = ( lcalpha / DIGIT ) 0*255 ( keychar )`.
+            State {
+                section: "every keychar",
+                fields: &["abcdefghijklmnopqrstuvwxyz0123456789_-*/@a-z0-9_-*/=1"],
+                forwarded: Some("abcdefghijklmnopqrstuvwxyz0123456789_-*/@a-z0-9_-*/=1"),
+            },
+            State {
+                section: "a key may start with a digit",
+                fields: &["0foo=1"],
+                forwarded: Some("0foo=1"),
+            },
+            State {
+                section: "256 characters",
+                fields: &["foo=1", key_256],
+                forwarded: Some(leaked(format!("foo=1,{key_256}"))),
+            },
+            State {
+                section: "257 characters",
+                fields: &["foo=1", key_257],
+                forwarded: None,
+            },
+            State {
+                section: "@ anywhere but first: foo@",
+                fields: &["foo@=1,bar=2"],
+                forwarded: Some("foo@=1,bar=2"),
+            },
+            State {
+                section: "@ twice: foo@@bar",
+                fields: &["foo@@bar=1,bar=2"],
+                forwarded: Some("foo@@bar=1,bar=2"),
+            },
+            State {
+                section: "@ twice: foo@bar@baz",
+                fields: &["foo@bar@baz=1,bar=2"],
+                forwarded: Some("foo@bar@baz=1,bar=2"),
+            },
+            State {
+                section: "241 + @ + 14",
+                fields: &["foo=1", tenant],
+                forwarded: Some(leaked(format!("foo=1,{tenant}"))),
+            },
+            State {
+                section: "vendor part of 15",
+                fields: &["foo=1", long_vendor],
+                forwarded: Some(leaked(format!("foo=1,{long_vendor}"))),
+            },
+            State {
+                section: "@ first",
+                fields: &["@foo=1,bar=2"],
+                forwarded: None,
+            },
+            State {
+                section: "uppercase",
+                fields: &["FOO=1"],
+                forwarded: None,
+            },
+            State {
+                section: "a dot",
+                fields: &["foo.bar=1"],
+                forwarded: None,
+            },
+            State {
+                section: "space before =",
+                fields: &["foo =1"],
+                forwarded: None,
+            },
+            State {
+                section: "one bad key discards the whole list",
+                fields: &["foo=1", "bar=2,BAZ=3"],
+                forwarded: None,
+            },
+        ]);
+    }
+
+    #[test]
+    fn tracestate_values() {
+        let every: String = (0x20u8..=0x7e)
+            .filter(|b| *b != b',' && *b != b'=')
+            .map(char::from)
+            .collect();
+        let every = Box::leak(format!("foo={every}").into_boxed_str());
+        let long = Box::leak(format!("foo={}", "v".repeat(256)).into_boxed_str());
+        let too_long = Box::leak(format!("foo={}", "v".repeat(257)).into_boxed_str());
+        check_states(&[
+            // § Value: `value = 0*255(chr) nblk-chr`, `nblk-chr = %x21-2B / %x2D-3C / %x3E-7E`.
+            State {
+                section: "every allowed character",
+                fields: &[every],
+                forwarded: Some(every),
+            },
+            State {
+                section: "256 characters",
+                fields: &[long],
+                forwarded: Some(long),
+            },
+            State {
+                section: "257 characters",
+                fields: &[too_long],
+                forwarded: None,
+            },
+            State {
+                section: "empty value",
+                fields: &["foo=,bar=3"],
+                forwarded: None,
+            },
+            State {
+                section: "= in a value",
+                fields: &["foo=bar=baz"],
+                forwarded: None,
+            },
+            State {
+                section: "no =",
+                fields: &["foo"],
+                forwarded: None,
+            },
+            State {
+                section: "a tab inside a value",
+                fields: &["foo=a\tb"],
+                forwarded: None,
+            },
+            State {
+                section: "non-ASCII",
+                fields: &["foo=é"],
+                forwarded: None,
+            },
+            State {
+                section: "a control character",
+                fields: &["foo=a\u{7f}"],
+                forwarded: None,
+            },
+        ]);
+    }
+
+    #[test]
+    fn tracestate_member_count() {
+        let members = |n: usize| {
+            (1..=n)
+                .map(|i| format!("bar{i:02}={i:02}"))
+                .collect::<Vec<_>>()
+        };
+        let leaked = |v: Vec<String>| -> &'static [&'static str] {
+            Box::leak(
+                v.into_iter()
+                    .map(|s| &*Box::leak(s.into_boxed_str()))
+                    .collect::<Vec<_>>()
+                    .into_boxed_slice(),
+            )
+        };
+        let thirty_two = members(32);
+        let joined: &'static str = Box::leak(thirty_two.join(",").into_boxed_str());
+        // Split over fields of 10 as the W3C test suite sends them.
+        let fields =
+            |all: Vec<String>| leaked(all.chunks(10).map(|c| c.join(",")).collect::<Vec<_>>());
+        check_states(&[
+            // § tracestate Header Field Values: "a maximum of 32 list-members"; counted across
+            // all fields combined.
+            State {
+                section: "32 members over 4 fields",
+                fields: fields(thirty_two.clone()),
+                forwarded: Some(joined),
+            },
+            State {
+                section: "33 members over 4 fields",
+                fields: fields(members(33)),
+                forwarded: None,
+            },
+            State {
+                section: "32 members and empty ones",
+                fields: leaked(vec![format!(",{joined},,"), " ".to_owned()]),
+                forwarded: Some(joined),
+            },
+        ]);
+    }
+
+    #[test]
+    fn tracestate_is_not_read_without_a_valid_traceparent() {
+        // § Tracestate Header: "If the vendor failed to parse traceparent, it MUST NOT attempt
+        // to parse tracestate."
+        let out = forwarded(&[
+            ("traceparent", &tp("00", TRACE, PARENT, "0g")),
+            ("tracestate", "foo=1"),
+        ]);
+        assert!(out.is_empty());
+    }
+}
+
+/// What a service that continues a trace sends on (spec/30-processing-model.md and § "Mutating
+/// the tracestate Field"), with the SDK's spans in between.
+#[cfg(all(test, feature = "sdk"))]
+mod forwarding {
+    use super::*;
+    use opentelemetry::KeyValue;
+    use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer, TracerProvider};
+    use opentelemetry_sdk::trace::{
+        SamplingDecision, SamplingResult, SdkTracerProvider, ShouldSample,
+    };
+    use std::collections::HashMap;
+
+    /// A sampler that writes its own `tracestate` entry, as a vendor does.
+    #[derive(Debug, Clone)]
+    struct Vendor;
+
+    impl ShouldSample for Vendor {
+        fn should_sample(
+            &self,
+            parent: Option<&Context>,
+            _: TraceId,
+            _: &str,
+            _: &SpanKind,
+            _: &[KeyValue],
+            _: &[opentelemetry::trace::Link],
+        ) -> SamplingResult {
+            let state = parent
+                .map(|cx| cx.span().span_context().trace_state().clone())
+                .unwrap_or_default();
+            SamplingResult {
+                decision: SamplingDecision::RecordAndSample,
+                attributes: Vec::new(),
+                trace_state: state.insert("own", "x").unwrap(),
+            }
+        }
+    }
+
+    fn forward_through_vendor(tracestate: &str) -> String {
+        let provider = SdkTracerProvider::builder().with_sampler(Vendor).build();
+        let tracer = provider.tracer("t");
+        let carrier = HashMap::from([
+            (
+                TRACEPARENT.to_owned(),
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+            ),
+            (TRACESTATE.to_owned(), tracestate.to_owned()),
+        ]);
+        let remote = TraceContextPropagator::new().extract(&carrier);
+        let cx = remote.with_span(tracer.start_with_context("child", &remote));
+        let mut out = HashMap::new();
+        TraceContextPropagator::new().inject_context(&cx, &mut out);
+        out.remove(TRACESTATE).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_own_entry_moves_to_the_left() {
+        // § Mutating the tracestate Field: "Update key value pair: the modified key MUST be
+        // moved to the beginning (left) of the list."
+        assert_eq!(forward_through_vendor("a=1,own=old,b=2"), "own=x,a=1,b=2");
+        // "Add a new key/value pair: the new key-value pair SHOULD be added to the beginning."
+        assert_eq!(forward_through_vendor("a=1,b=2"), "own=x,a=1,b=2");
+    }
+
+    #[test]
+    fn keys_opentelemetry_refuses_keep_their_place() {
+        assert_eq!(
+            forward_through_vendor("a=1,foo@@bar=2,b=3"),
+            "own=x,a=1,foo@@bar=2,b=3"
+        );
+        assert_eq!(
+            forward_through_vendor("own=old,foo@bar@baz=2"),
+            "own=x,foo@bar@baz=2"
+        );
+    }
+
+    #[test]
+    fn the_rightmost_member_goes_above_32() {
+        // "If adding an entry would cause the tracestate list to contain more than 32
+        // list-members the right-most list-member should be removed from the list."
+        let members: Vec<String> = (1..=32).map(|i| format!("k{i}=v")).collect();
+        let out = forward_through_vendor(&members.join(","));
+        let expected = std::iter::once("own=x".to_owned())
+            .chain(members[..31].iter().cloned())
+            .collect::<Vec<_>>()
+            .join(",");
+        assert_eq!(out, expected);
+        let mut with_foreign = members.clone();
+        with_foreign[5] = "k@@6=v".to_owned();
+        let out = forward_through_vendor(&with_foreign.join(","));
+        assert_eq!(out.split(',').count(), 32);
+        assert!(out.starts_with("own=x,k1=v"), "{out}");
+        assert!(out.contains("k@@6=v") && !out.contains("k32=v"), "{out}");
+    }
+
+    #[test]
+    fn a_long_list_is_shortened_by_whole_entries_long_ones_first() {
+        // § tracestate Limits: "Entries larger than 128 characters long SHOULD be removed
+        // first. Then entries SHOULD be removed starting from the end."
+        let long = |i: usize| format!("l{i:02}{}={}", "k".repeat(150), "v".repeat(250));
+        let mut members: Vec<String> = (0..25).map(long).collect();
+        members.insert(3, "short=1".to_owned());
+        let out = forward_through_vendor(&members.join(","));
+        assert!(out.len() <= crate::carrier::MAX_VALUE_LEN);
+        assert!(out.contains("short=1"));
+        assert!(out.split(',').all(|m| m.contains('=')));
+        let kept_long = out.split(',').filter(|m| m.len() > 128).count();
+        assert!(kept_long > 0 && kept_long < 25, "{kept_long}");
+        assert!(out.contains("l00k") && !out.contains("l24k"), "{out}");
     }
 }
