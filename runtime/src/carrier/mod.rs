@@ -22,6 +22,7 @@ mod lapin;
 #[cfg(feature = "nats")]
 mod nats;
 
+use opentelemetry::KeyValue;
 use opentelemetry::propagation::{Extractor, Injector};
 
 /// The longest header value tracebound reads or writes, in bytes: W3C `baggage`'s limit, and
@@ -64,6 +65,14 @@ pub trait Extract {
     fn get_all(&self, key: &str) -> Vec<&str> {
         self.get(key).into_iter().collect()
     }
+
+    /// The messaging attributes a whole message knows about itself (its destination, message id,
+    /// partition and offset…), added by `#[traced_consumer]` to the span it starts, after the
+    /// attributes the macro's options set (which win). Header maps know none; the message types
+    /// of lapin, async-nats and rdkafka do.
+    fn message_attributes(&self, attributes: &mut Vec<KeyValue>) {
+        let _ = attributes;
+    }
 }
 
 /// A carrier that outgoing trace context can be written to.
@@ -102,6 +111,9 @@ macro_rules! delegate {
             fn get_all(&self, key: &str) -> Vec<&str> {
                 (**self).get_all(key)
             }
+            fn message_attributes(&self, attributes: &mut Vec<KeyValue>) {
+                (**self).message_attributes(attributes)
+            }
         }
     )*};
 }
@@ -118,6 +130,11 @@ impl<C: Extract> Extract for Option<C> {
     fn get_all(&self, key: &str) -> Vec<&str> {
         self.as_ref().map(|c| c.get_all(key)).unwrap_or_default()
     }
+    fn message_attributes(&self, attributes: &mut Vec<KeyValue>) {
+        if let Some(c) = self {
+            c.message_attributes(attributes);
+        }
+    }
 }
 
 impl<C: Inject + ?Sized> Inject for &mut C {
@@ -132,7 +149,11 @@ pub(crate) fn readable(bytes: &[u8]) -> Option<&str> {
         return None;
     }
     let text = std::str::from_utf8(bytes).ok()?;
-    text.chars().all(|c| !c.is_control()).then_some(text)
+    // Horizontal tabs are whitespace in an HTTP field value (RFC 9110 §5.5), and W3C
+    // `tracestate` and `baggage` allow them around list members.
+    text.chars()
+        .all(|c| c == '\t' || !c.is_control())
+        .then_some(text)
 }
 
 /// Whether tracebound writes `value` into a carrier.
@@ -180,6 +201,7 @@ mod tests {
         assert_eq!(readable(&[0xff, 0xfe]), None);
         assert_eq!(readable(b"a\r\nb"), None);
         assert_eq!(readable(b"a\0b"), None);
+        assert_eq!(readable(b"a=1 \t, b=2"), Some("a=1 \t, b=2"));
         assert_eq!(readable(&vec![b'a'; MAX_VALUE_LEN + 1]), None);
         assert!(readable(&vec![b'a'; MAX_VALUE_LEN]).is_some());
     }
