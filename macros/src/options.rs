@@ -114,6 +114,8 @@ pub struct ConsumerOptions {
     pub carrier: Option<Carrier>,
     pub batch: Option<Carrier>,
     pub relation: Option<darling::util::SpannedValue<Word<Relation>>>,
+    /// A pull consumer's `receive = |output| …`: the messages its output holds.
+    pub receive: Option<Carrier>,
 }
 
 impl Options for ConsumerOptions {
@@ -129,6 +131,8 @@ pub struct ProducerOptions {
     #[darling(flatten)]
     pub messaging: Messaging,
     pub carrier: Option<Carrier>,
+    /// A batch of messages, each with its own `create` span and carrier.
+    pub batch: Option<Carrier>,
 }
 
 impl Options for ProducerOptions {

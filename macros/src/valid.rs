@@ -8,6 +8,7 @@ use crate::options::{
 use darling::Error;
 use darling::error::Accumulator;
 use proc_macro2::Span;
+use syn::spanned::Spanned;
 use syn::{Expr, FnArg, Pat, ReceiverKind, Type};
 
 pub fn task(options: &TaskOptions, function: &Function) -> darling::Result<()> {
@@ -139,6 +140,10 @@ fn first_borrow(ty: &Type) -> Option<proc_macro2::TokenStream> {
 pub fn consumer(options: &ConsumerOptions, function: &Function) -> darling::Result<()> {
     let mut errors = Error::accumulator();
     common("traced_consumer", options.common(), function, &mut errors);
+    if let Some(receive) = &options.receive {
+        receive_options(options, receive, &mut errors);
+        return errors.finish();
+    }
     match (&options.batch, &options.carrier) {
         (_, None) => errors.push(
             Error::custom(
@@ -149,15 +154,7 @@ pub fn consumer(options: &ConsumerOptions, function: &Function) -> darling::Resu
         ),
         (Some(batch), Some(carrier)) => {
             rooted_at_parameter(&batch.0, "batch", function, &mut errors);
-            if !matches!(carrier.0, Expr::Closure(_)) {
-                errors.push(
-                    Error::custom(
-                        "with `batch`, `carrier` must be a closure from one message to its \
-                         headers, like `carrier = |m| &m.headers`",
-                    )
-                    .with_span(&carrier.0),
-                );
-            }
+            closure_carrier(carrier, "`carrier = |m| &m.headers`", &mut errors);
             if let Some(relation) = &options.relation {
                 errors.push(
                     Error::custom(
@@ -185,6 +182,50 @@ pub fn consumer(options: &ConsumerOptions, function: &Function) -> darling::Resu
     errors.finish()
 }
 
+/// With `batch`, `carrier` maps one message to its headers.
+fn closure_carrier(carrier: &Carrier, example: &str, errors: &mut Accumulator) {
+    if !matches!(carrier.0, Expr::Closure(_)) {
+        errors.push(
+            Error::custom(format!(
+                "with `batch`, `carrier` must be a closure from one message to its headers, \
+                 like {example}"
+            ))
+            .with_span(&carrier.0),
+        );
+    }
+}
+
+/// A pull consumer reads its messages from what it returns: `receive` is a closure, and the
+/// options that read messages from arguments do not apply.
+fn receive_options(options: &ConsumerOptions, receive: &Carrier, errors: &mut Accumulator) {
+    if !matches!(receive.0, Expr::Closure(_)) {
+        errors.push(
+            Error::custom(
+                "`receive` must be a closure from the function's output to the messages it \
+                 fetched, like `receive = |batch| batch.iter()` or, for a `Result`, \
+                 `receive = |fetched| fetched.iter().flatten()`",
+            )
+            .with_span(&receive.0),
+        );
+    }
+    let conflicts: [(&str, Option<Span>); 3] = [
+        ("carrier", options.carrier.as_ref().map(|c| c.0.span())),
+        ("batch", options.batch.as_ref().map(|c| c.0.span())),
+        ("relation", options.relation.as_ref().map(|r| r.span())),
+    ];
+    for (option, span) in conflicts {
+        if let Some(span) = span {
+            errors.push(
+                Error::custom(format!(
+                    "`{option}` does not apply with `receive`: a receive span starts before the \
+                     messages exist, and links to each message's context once they are fetched"
+                ))
+                .with_span(&span),
+            );
+        }
+    }
+}
+
 pub fn producer(options: &ProducerOptions, function: &Function) -> darling::Result<()> {
     let mut errors = Error::accumulator();
     common("traced_producer", options.common(), function, &mut errors);
@@ -196,7 +237,13 @@ pub fn producer(options: &ProducerOptions, function: &Function) -> darling::Resu
             )
             .with_span(&Span::call_site()),
         ),
-        Some(carrier) => producer_carrier(carrier, function, &mut errors),
+        Some(carrier) => match &options.batch {
+            None => producer_carrier(carrier, function, &mut errors),
+            Some(batch) => {
+                rooted_at_parameter(&batch.0, "batch", function, &mut errors);
+                closure_carrier(carrier, "`carrier = |m| &mut m.headers`", &mut errors);
+            }
+        },
     }
     errors.finish()
 }

@@ -23,7 +23,9 @@ pub fn traced_blocking(args: TokenStream, item: TokenStream) -> TokenStream {
                 start: task::start(&krate, common, function, false),
                 after_start: quote!(),
                 record_errors: common.records_errors(),
+                received: None,
                 used_params: idents_in_fields(common),
+                mutated_params: Vec::new(),
                 runs: Runs::Elsewhere {
                     executor: quote!(#executor),
                 },

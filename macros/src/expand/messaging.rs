@@ -15,13 +15,25 @@ use syn::spanned::Spanned;
 /// `messaging.operation.type` values; another operation name is typed by the macro's default.
 const OPERATION_TYPES: [&str; 5] = ["create", "send", "receive", "process", "settle"];
 
-/// The span name and the fixed attributes for a messaging span whose default operation is
-/// `operation`.
+/// The span kind semantic conventions v1.44 give an operation type ("Span kind"); a batch's
+/// `send` span is a CLIENT one, its messages' `create` spans are the PRODUCER ones.
+fn kind_of(operation_type: &str, batch: bool) -> Kind {
+    match operation_type {
+        "create" => Kind::Producer,
+        "send" if batch => Kind::Client,
+        "send" => Kind::Producer,
+        "receive" | "settle" => Kind::Client,
+        _ => Kind::Consumer,
+    }
+}
+
+/// The span name, the fixed attributes and the operation type for a messaging span whose
+/// default operation is `operation`.
 fn conventions(
     messaging: &Messaging,
     operation: &str,
     function: &Function,
-) -> (String, Vec<(&'static str, LitStr)>) {
+) -> (String, Vec<(&'static str, LitStr)>, String) {
     let name = messaging
         .operation
         .clone()
@@ -46,9 +58,9 @@ fn conventions(
     // attributes belong to spans that name a messaging system, destination or operation.
     if !fixed.is_empty() || messaging.operation.is_some() {
         fixed.push(("messaging.operation.name", name));
-        fixed.push(("messaging.operation.type", kind));
+        fixed.push(("messaging.operation.type", kind.clone()));
     }
-    (span_name, fixed)
+    (span_name, fixed, kind.value())
 }
 
 /// What both messaging macros derive from their options before deciding how the span starts.
@@ -61,16 +73,19 @@ struct Parts {
     used_params: Vec<String>,
 }
 
+/// `kind = …` if given, else the kind of the operation type (`macro_kind` for an operation
+/// named by a name of its own, typed by the macro's default).
 fn parts(
     krate: TokenStream,
     common: &Common,
     messaging: &Messaging,
     operation: &str,
-    kind: Kind,
+    batch: bool,
     carrier: Option<&Carrier>,
     function: &Function,
 ) -> Parts {
-    let (default_name, fixed) = conventions(messaging, operation, function);
+    let (default_name, fixed, operation_type) = conventions(messaging, operation, function);
+    let kind = kind_of(&operation_type, batch);
     let fixed: Vec<(&'static str, &LitStr)> = fixed.iter().map(|(k, v)| (*k, v)).collect();
     let mut used_params = idents_in_fields(common);
     let carrier = carrier.map(|c| &c.0);
@@ -106,11 +121,33 @@ pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
                 krate,
                 common,
                 &options.messaging,
-                "process",
-                Kind::Consumer,
+                if options.receive.is_some() {
+                    "receive"
+                } else {
+                    "process"
+                },
+                options.batch.is_some(),
                 options.carrier.as_ref(),
                 function,
             );
+            if let Some(receive) = &options.receive {
+                let receive = &receive.0;
+                names_read(receive, &mut used_params);
+                return Plan {
+                    start: quote! {
+                        #krate::__private::start(
+                            #scope, #name, #krate::__private::SpanKind::#kind, false, #attributes,
+                        )
+                    },
+                    after_start: quote!(),
+                    record_errors: common.records_errors(),
+                    received: Some(receive.clone()),
+                    used_params,
+                    mutated_params: Vec::new(),
+                    runs: Runs::InPlace,
+                    krate,
+                };
+            }
             let carrier = options.carrier.as_ref().map(|c| &c.0);
             let start = match &options.batch {
                 Some(batch) => {
@@ -145,12 +182,22 @@ pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
                 start,
                 after_start: quote!(),
                 record_errors: common.records_errors(),
+                received: None,
                 used_params,
+                mutated_params: Vec::new(),
                 runs: Runs::InPlace,
                 krate,
             }
         },
     )
+}
+
+/// The parameter an expression is, if it is a bare name.
+fn plain_name(expr: &syn::Expr) -> Option<String> {
+    match expr {
+        syn::Expr::Path(path) => path.path.get_ident().map(ToString::to_string),
+        _ => None,
+    }
 }
 
 pub fn traced_producer(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -167,17 +214,46 @@ pub fn traced_producer(args: TokenStream, item: TokenStream) -> TokenStream {
                 name,
                 kind,
                 attributes,
-                used_params,
+                mut used_params,
             } = parts(
                 krate,
                 common,
                 &options.messaging,
                 "send",
-                Kind::Producer,
+                options.batch.is_some(),
                 options.carrier.as_ref(),
                 function,
             );
             let carrier = options.carrier.as_ref().map(|c| &c.0);
+            if let Some(batch) = &options.batch {
+                let batch = &batch.0;
+                names_read(batch, &mut used_params);
+                let create = LitStr::new(
+                    &match &options.messaging.destination {
+                        Some(destination) => format!("create {}", destination.value()),
+                        None => "create".to_owned(),
+                    },
+                    name.span(),
+                );
+                // Spanned at the user's `batch` and `carrier`, where a type that does not fit
+                // is reported.
+                let messages = quote_spanned!(batch.span()=> (#batch).iter_mut().map(#carrier));
+                return Plan {
+                    start: quote! {
+                        #krate::__private::start_send_batch(
+                            #scope, #name, #create, #krate::__private::SpanKind::#kind,
+                            #messages, #attributes,
+                        )
+                    },
+                    after_start: quote!(),
+                    record_errors: common.records_errors(),
+                    received: None,
+                    used_params,
+                    mutated_params: plain_name(batch).into_iter().collect(),
+                    runs: Runs::InPlace,
+                    krate,
+                };
+            }
             let cx = cx();
             Plan {
                 start: quote! {
@@ -187,7 +263,9 @@ pub fn traced_producer(args: TokenStream, item: TokenStream) -> TokenStream {
                 },
                 after_start: quote!(#krate::__private::inject(&#cx, &mut *#carrier);),
                 record_errors: common.records_errors(),
+                received: None,
                 used_params,
+                mutated_params: Vec::new(),
                 runs: Runs::InPlace,
                 krate,
             }

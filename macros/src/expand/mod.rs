@@ -33,9 +33,14 @@ pub struct Plan {
     /// Statements run right after the start, with [`cx`] in scope (a producer's injection).
     pub after_start: TokenStream,
     pub record_errors: bool,
+    /// A pull consumer's `receive` closure: the messages in the body's output, linked from the
+    /// span before it ends.
+    pub received: Option<syn::Expr>,
     /// The names the start expression reads (in `fields`, `carrier`, `batch`): parameters
     /// bound by a pattern are borrowed for it at call time.
     pub used_params: Vec<String>,
+    /// The parameters the start writes into (a producer's batch).
+    pub mutated_params: Vec<String>,
     /// Where the body runs.
     pub runs: Runs,
 }
@@ -158,13 +163,25 @@ pub fn names_read(expr: &syn::Expr, out: &mut Vec<String>) {
 /// specialization picks `Err`'s `Display`, else its type name, else nothing.
 fn recorder(plan: &Plan) -> TokenStream {
     let krate = &plan.krate;
-    if !plan.record_errors {
+    let received = plan.received.as_ref().map(|receive| {
+        // Spanned at the user's closure, where a type that does not fit is reported.
+        quote_spanned! {receive.span()=>
+            #krate::__private::received(__tb_cx, __tb_output, #receive);
+        }
+    });
+    let errors = plan.record_errors.then(|| {
+        quote! {
+            use #krate::__private::record::*;
+            (&#krate::__private::Outcome(__tb_output)).__tb_record(__tb_cx)
+        }
+    });
+    if received.is_none() && errors.is_none() {
         return quote!(|_, _| {});
     }
     quote! {
         |__tb_output, __tb_cx| {
-            use #krate::__private::record::*;
-            (&#krate::__private::Outcome(__tb_output)).__tb_record(__tb_cx)
+            #received
+            #errors
         }
     }
 }
@@ -256,7 +273,12 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
         };
     } else {
         let borrows = sig::borrow_pattern_bindings(&item.sig.inputs, &plan.used_params);
-        let moved = sig::move_params(&mut item.sig.inputs, &plan.used_params, krate);
+        let moved = sig::move_params(
+            &mut item.sig.inputs,
+            &plan.used_params,
+            &plan.mutated_params,
+            krate,
+        );
         let rebinds = &moved.rebinds;
         let runs_later = matches!(plan.runs, Runs::Elsewhere { .. }) || shape == Shape::Async;
         if runs_later {

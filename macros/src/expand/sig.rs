@@ -38,7 +38,15 @@ pub struct Moved {
 /// A plain `x` keeps its name: `let x = x;`, the value named with the parameter's own span so
 /// that it resolves wherever the name came from (a `macro_rules!` caller, say). A `_x`, which
 /// clippy would flag as used if named, and every pattern, move through `__tb_argN`.
-pub fn move_params(inputs: &mut Inputs, used: &[String], krate: &TokenStream) -> Moved {
+///
+/// A parameter in `mutated` (an owned batch a producer writes each message's context into at
+/// call time) keeps a `mut` binding in the signature too.
+pub fn move_params(
+    inputs: &mut Inputs,
+    used: &[String],
+    mutated: &[String],
+    krate: &TokenStream,
+) -> Moved {
     let mut renamed = false;
     let rebinds = inputs
         .iter_mut()
@@ -58,7 +66,10 @@ pub fn move_params(inputs: &mut Inputs, used: &[String], krate: &TokenStream) ->
                     Pat::Ident(PatIdent {
                         mutability, ident, ..
                     }) if plain => {
-                        let mutability = mutability.take();
+                        let owned = !matches!(*typed.ty, syn::Type::Reference(_));
+                        let keep = owned && mutated.contains(&ident.to_string());
+                        let signature = keep.then(|| Token![mut](Span::mixed_site()));
+                        let mutability = std::mem::replace(mutability, signature);
                         let read = read_by_start(ident, used);
                         quote!(#(#cfgs)* #(#lints)* let #mutability #ident = #ident; #read)
                     }

@@ -19,7 +19,9 @@ pub fn traced_task(args: TokenStream, item: TokenStream) -> TokenStream {
                 start: start(&krate, common, function, options.root.is_present()),
                 after_start: quote!(),
                 record_errors: common.records_errors(),
+                received: None,
                 used_params: idents_in_fields(common),
+                mutated_params: Vec::new(),
                 runs: Runs::InPlace,
                 krate,
             }

@@ -2,9 +2,18 @@
 //! `BorrowedHeaders` of a received message to read. Kafka header keys are case-sensitive and
 //! may repeat; the **last** value wins, as with the Kafka clients' `lastHeader`. Headers
 //! without a value read as absent.
+//!
+//! A whole received message (`BorrowedMessage`, `OwnedMessage`) is a carrier too: its headers,
+//! and the Kafka attributes of semantic conventions v1.44: `messaging.destination.name` (the
+//! topic), `messaging.destination.partition.id`, `messaging.kafka.offset`,
+//! `messaging.kafka.message.key` (when it is UTF-8) and `messaging.kafka.message.tombstone`.
 
 use super::{Extract, Inject, readable};
-use rdkafka::message::{BorrowedHeaders, Header, Headers, OwnedHeaders};
+use opentelemetry::KeyValue;
+use rdkafka::Message;
+use rdkafka::message::{
+    BorrowedHeaders, BorrowedMessage, Header, Headers, OwnedHeaders, OwnedMessage,
+};
 
 fn all<'a, H: Headers>(headers: &'a H, key: &str) -> Vec<&'a str> {
     headers
@@ -32,6 +41,59 @@ macro_rules! extract {
 
 extract!(OwnedHeaders);
 extract!(BorrowedHeaders);
+
+fn kafka_attributes<M: Message>(message: &M, attributes: &mut Vec<KeyValue>) {
+    attributes.push(KeyValue::new("messaging.system", "kafka"));
+    attributes.push(KeyValue::new(
+        "messaging.destination.name",
+        message.topic().to_owned(),
+    ));
+    attributes.push(KeyValue::new(
+        "messaging.destination.partition.id",
+        message.partition().to_string(),
+    ));
+    attributes.push(KeyValue::new("messaging.kafka.offset", message.offset()));
+    if let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok()) {
+        attributes.push(KeyValue::new("messaging.kafka.message.key", key.to_owned()));
+    }
+    if message.payload().is_none() {
+        attributes.push(KeyValue::new("messaging.kafka.message.tombstone", true));
+    }
+}
+
+impl Extract for BorrowedMessage<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        Extract::get(self.headers()?, key)
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.headers().map(Extract::keys).unwrap_or_default()
+    }
+    fn get_all(&self, key: &str) -> Vec<&str> {
+        self.headers()
+            .map(|h| Extract::get_all(h, key))
+            .unwrap_or_default()
+    }
+    fn message_attributes(&self, attributes: &mut Vec<KeyValue>) {
+        kafka_attributes(self, attributes);
+    }
+}
+
+impl Extract for OwnedMessage {
+    fn get(&self, key: &str) -> Option<&str> {
+        Extract::get(self.headers()?, key)
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.headers().map(Extract::keys).unwrap_or_default()
+    }
+    fn get_all(&self, key: &str) -> Vec<&str> {
+        self.headers()
+            .map(|h| Extract::get_all(h, key))
+            .unwrap_or_default()
+    }
+    fn message_attributes(&self, attributes: &mut Vec<KeyValue>) {
+        kafka_attributes(self, attributes);
+    }
+}
 
 impl Inject for OwnedHeaders {
     fn set(&mut self, key: &str, value: String) {

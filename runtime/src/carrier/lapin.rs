@@ -2,9 +2,16 @@
 //! and unique. Text is read from long strings, short strings and byte arrays; other value types
 //! read as absent. Values are written as long strings; a key longer than an AMQP short string
 //! (255 bytes) is not written, never passed to a constructor that would panic.
+//!
+//! A whole `Delivery` (or a `BasicGetMessage`) is a carrier too: its headers, and the messaging
+//! attributes of semantic conventions v1.44 for RabbitMQ (`messaging.destination.name` as
+//! `{exchange}:{routing key}`, the routing key, the delivery tag, the message and correlation
+//! ids).
 
 use super::{Extract, Inject, readable};
+use lapin::message::{BasicGetMessage, Delivery};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use opentelemetry::KeyValue;
 
 fn text(value: &AMQPValue) -> Option<&str> {
     match value {
@@ -21,6 +28,65 @@ impl Extract for FieldTable {
     }
     fn keys(&self) -> Vec<&str> {
         self.inner().keys().map(ShortString::as_str).collect()
+    }
+}
+
+impl Extract for Delivery {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.properties.headers().as_ref()?.get(key)
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.properties
+            .headers()
+            .as_ref()
+            .map(Extract::keys)
+            .unwrap_or_default()
+    }
+    fn message_attributes(&self, attributes: &mut Vec<KeyValue>) {
+        let (exchange, key) = (self.exchange.as_str(), self.routing_key.as_str());
+        // § RabbitMQ, `messaging.destination.name`: `{exchange}:{routing key}`, the one that is
+        // not empty, or `amq.default`.
+        let destination = match (exchange.is_empty(), key.is_empty()) {
+            (false, false) => format!("{exchange}:{key}"),
+            (false, true) => exchange.to_owned(),
+            (true, false) => key.to_owned(),
+            (true, true) => "amq.default".to_owned(),
+        };
+        attributes.push(KeyValue::new("messaging.system", "rabbitmq"));
+        attributes.push(KeyValue::new("messaging.destination.name", destination));
+        if !key.is_empty() {
+            attributes.push(KeyValue::new(
+                "messaging.rabbitmq.destination.routing_key",
+                key.to_owned(),
+            ));
+        }
+        if let Ok(tag) = i64::try_from(self.delivery_tag) {
+            attributes.push(KeyValue::new(
+                "messaging.rabbitmq.message.delivery_tag",
+                tag,
+            ));
+        }
+        if let Some(id) = self.properties.message_id() {
+            attributes.push(KeyValue::new("messaging.message.id", id.to_string()));
+        }
+        if let Some(id) = self.properties.correlation_id() {
+            attributes.push(KeyValue::new(
+                "messaging.message.conversation_id",
+                id.to_string(),
+            ));
+        }
+    }
+}
+
+impl Extract for BasicGetMessage {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.delivery.get(key)
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.delivery.keys()
+    }
+    fn message_attributes(&self, attributes: &mut Vec<KeyValue>) {
+        self.delivery.message_attributes(attributes);
     }
 }
 

@@ -2,9 +2,14 @@
 //! case-insensitive match (the Go client canonicalizes names to `Traceparent`). A repeated
 //! header reads as its **first** value, as `HeaderMap::get` does. Writing replaces the values
 //! of the name; a name or value NATS rejects (control characters, CR, LF, `:`) is not written.
+//!
+//! A whole `async_nats::Message` is a carrier too: its headers, and `messaging.system = nats`,
+//! its subject as `messaging.destination.name` and its `Nats-Msg-Id` header (JetStream's
+//! de-duplication id) as `messaging.message.id`.
 
 use super::{Extract, Inject, readable};
-use async_nats::{HeaderMap, HeaderName, HeaderValue};
+use async_nats::{HeaderMap, HeaderName, HeaderValue, Message};
+use opentelemetry::KeyValue;
 use std::str::FromStr;
 
 fn values<'a>(map: &'a HeaderMap, key: &str) -> Vec<&'a str> {
@@ -34,6 +39,35 @@ impl Extract for HeaderMap {
     }
     fn get_all(&self, key: &str) -> Vec<&str> {
         values(self, key)
+    }
+}
+
+impl Extract for Message {
+    fn get(&self, key: &str) -> Option<&str> {
+        Extract::get(self.headers.as_ref()?, key)
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.headers.as_ref().map(Extract::keys).unwrap_or_default()
+    }
+    fn get_all(&self, key: &str) -> Vec<&str> {
+        self.headers
+            .as_ref()
+            .map(|h| Extract::get_all(h, key))
+            .unwrap_or_default()
+    }
+    fn message_attributes(&self, attributes: &mut Vec<KeyValue>) {
+        attributes.push(KeyValue::new("messaging.system", "nats"));
+        attributes.push(KeyValue::new(
+            "messaging.destination.name",
+            self.subject.to_string(),
+        ));
+        if let Some(id) = self
+            .headers
+            .as_ref()
+            .and_then(|h| Extract::get(h, "Nats-Msg-Id"))
+        {
+            attributes.push(KeyValue::new("messaging.message.id", id.to_owned()));
+        }
     }
 }
 

@@ -38,8 +38,21 @@ pub fn start_consumer(
     }
     let links = || match (relation, from_remote) {
         (Relation::Link, true) => vec![Link::with_context(remote_span.clone())],
+        // The creation context is the parent; an ambient span the call was made in (an HTTP
+        // request's, say) is linked, so the correlation with it is kept (semantic conventions
+        // v1.44, "Message creation context as parent of Process span").
+        (Relation::Parent, true) => Context::map_current(|ambient| {
+            let span = ambient.span();
+            let ambient = span.span_context();
+            if ambient.is_valid() && ambient.span_id() != remote_span.span_id() {
+                vec![Link::with_context(ambient.clone())]
+            } else {
+                Vec::new()
+            }
+        }),
         _ => Vec::new(),
     };
+    let attributes = || with_message_attributes(attributes(), carrier, "process");
     // A child of the remote span, or a new trace: linked to it, or with nothing to continue.
     let root = relation == Relation::Link || !from_remote;
     match scope.tracer() {
@@ -52,6 +65,37 @@ pub fn start_consumer(
         None => Started::without_span(&remote, root),
     }
 }
+
+/// The attributes the macro's options give, then those the carrier knows about its message
+/// (a key the options set is not repeated), with the operation named by semantic conventions if
+/// the carrier is a message and the options named none.
+fn with_message_attributes(
+    attributes: Option<Vec<KeyValue>>,
+    carrier: &dyn Extract,
+    operation: &'static str,
+) -> Option<Vec<KeyValue>> {
+    let mut found = Vec::new();
+    carrier.message_attributes(&mut found);
+    if found.is_empty() {
+        return attributes;
+    }
+    let mut attributes = attributes.unwrap_or_default();
+    let given = attributes.len();
+    for kv in found {
+        if !attributes[..given].iter().any(|a| a.key == kv.key) {
+            attributes.push(kv);
+        }
+    }
+    if !attributes.iter().any(|a| a.key.as_str() == OPERATION_NAME) {
+        attributes.push(KeyValue::new(OPERATION_NAME, operation));
+        attributes.push(KeyValue::new(OPERATION_TYPE, operation));
+    }
+    Some(attributes)
+}
+
+const OPERATION_NAME: &str = "messaging.operation.name";
+const OPERATION_TYPE: &str = "messaging.operation.type";
+const BATCH_COUNT: &str = "messaging.batch.message_count";
 
 /// Starts one span for a batch of messages, as a child of the current context, with one link
 /// per message that carries a valid context and `messaging.batch.message_count`.
@@ -79,7 +123,7 @@ where
     }
     let builder = || {
         let mut attributes = attributes().unwrap_or_default();
-        attributes.push(KeyValue::new("messaging.batch.message_count", count));
+        attributes.push(KeyValue::new(BATCH_COUNT, count));
         builder(name, kind, Some(attributes), links)
     };
     match scope.tracer() {
@@ -95,4 +139,117 @@ pub fn inject<C: Inject + ?Sized>(started: &Started, carrier: &mut C) {
     if let Some(cx) = &started.cx {
         propagation::inject_context(cx, carrier);
     }
+}
+
+/// Starts the `send` span of a batch: first one `create` span per message, a PRODUCER child of
+/// the current context that is injected into that message's carrier and ended, then the `send`
+/// span, a sibling of those, with one link per message's creation context and
+/// `messaging.batch.message_count` (semantic conventions v1.44, "Batch publishing with Create
+/// spans"). `attributes` are the `send` span's; the `create` spans get the same with the
+/// operation `create`.
+pub fn start_send_batch<'a, I, C>(
+    scope: &'static Scope,
+    name: &'static str,
+    create_name: &'static str,
+    kind: SpanKind,
+    carriers: I,
+    attributes: impl FnOnce() -> Option<Vec<KeyValue>>,
+) -> Started
+where
+    I: IntoIterator<Item = &'a mut C>,
+    C: Inject + ?Sized + 'a,
+{
+    let Some(tracer) = scope.tracer() else {
+        // Nothing is recorded; what the caller carries still goes on with every message.
+        let started = Started::in_current_without_span(false);
+        for carrier in carriers {
+            inject(&started, carrier);
+        }
+        return started;
+    };
+    let parent = Context::current();
+    let attributes = attributes().unwrap_or_default();
+    let create_attributes: Vec<KeyValue> = attributes
+        .iter()
+        .map(|kv| match kv.key.as_str() {
+            OPERATION_NAME | OPERATION_TYPE => KeyValue::new(kv.key.clone(), "create"),
+            _ => kv.clone(),
+        })
+        .collect();
+    let mut links = Vec::new();
+    let mut count: i64 = 0;
+    for carrier in carriers {
+        count += 1;
+        let created = tracer.start(
+            scope,
+            || {
+                builder(
+                    create_name,
+                    SpanKind::Producer,
+                    Some(create_attributes.clone()),
+                    Vec::new(),
+                )
+            },
+            &parent,
+            false,
+        );
+        inject(&created, carrier);
+        if let Some(cx) = &created.cx {
+            let span = cx.span();
+            if span.span_context().is_valid() {
+                links.push(Link::with_context(span.span_context().clone()));
+            }
+            if created.live {
+                span.end();
+            }
+        }
+    }
+    let mut attributes = attributes;
+    attributes.push(KeyValue::new(BATCH_COUNT, count));
+    tracer.start(
+        scope,
+        || builder(name, kind, Some(attributes), links),
+        &parent,
+        false,
+    )
+}
+
+/// Links the `receive` span in `cx` to the creation context of every message `output` holds,
+/// and records how many there are: what a pull consumer's span learns only when its fetch
+/// returns (semantic conventions v1.44, "Receive span").
+pub fn received<'a, O: ?Sized, I>(cx: &Context, output: &'a O, messages: impl FnOnce(&'a O) -> I)
+where
+    I: IntoIterator,
+    I::Item: Extract,
+{
+    let empty = Context::new();
+    let span = cx.span();
+    let mut count: i64 = 0;
+    let mut found = Vec::new();
+    for message in messages(output) {
+        count += 1;
+        let remote = propagation::extract_with(&empty, &message);
+        let remote = remote.span();
+        if remote.span_context().is_valid() {
+            span.add_link(remote.span_context().clone(), Vec::new());
+        }
+        if count == 1 {
+            message.message_attributes(&mut found);
+        }
+    }
+    // Attributes of the one message when there is one; a batch's messages differ in theirs
+    // (§ "Recording per-message attributes on batch operations"). The system and destination
+    // are the options' to set at span start, not repeated here.
+    if count == 1 {
+        let per_message = |kv: &KeyValue| {
+            !matches!(
+                kv.key.as_str(),
+                "messaging.system" | "messaging.destination.name"
+            )
+        };
+        for kv in found.into_iter().filter(per_message) {
+            span.set_attribute(kv);
+        }
+    }
+    span.set_attribute(KeyValue::new(BATCH_COUNT, count));
 }
