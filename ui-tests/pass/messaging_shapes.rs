@@ -40,4 +40,39 @@ async fn send(body: &[u8], headers: &mut Headers) -> usize {
     body.len()
 }
 
+struct Outgoing {
+    headers: Headers,
+}
+
+#[traced_producer(batch = batch, carrier = |m| &mut m.headers, system = "kafka", destination = "orders")]
+async fn send_batch(batch: &mut [Outgoing]) -> usize {
+    batch.len()
+}
+
+#[traced_producer(batch = batch, carrier = |m| &mut m.headers)]
+fn send_owned_batch(batch: Vec<Outgoing>) -> Vec<Outgoing> {
+    batch
+}
+
+#[traced_producer(batch = batch, carrier = |m| &mut m.headers)]
+fn send_owned_batch_mutated(mut batch: Vec<Outgoing>) -> usize {
+    batch.clear();
+    batch.len()
+}
+
+#[traced_consumer(system = "kafka", destination = "orders", receive = |fetched| fetched.iter().map(|m| &m.headers))]
+async fn receive_vec(queue: Vec<Message>) -> Vec<Message> {
+    queue
+}
+
+#[traced_consumer(receive = |fetched| fetched.iter().flatten().map(|m| &m.headers))]
+fn receive_result(queue: Vec<Message>) -> Result<Vec<Message>, std::io::Error> {
+    Ok(queue)
+}
+
+#[traced_consumer(receive = |fetched| fetched.iter().map(|m| &m.headers), err = false)]
+fn receive_option(queue: Option<Message>) -> Option<Message> {
+    queue
+}
+
 fn main() {}

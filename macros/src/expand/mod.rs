@@ -164,8 +164,11 @@ pub fn names_read(expr: &syn::Expr, out: &mut Vec<String>) {
 fn recorder(plan: &Plan) -> TokenStream {
     let krate = &plan.krate;
     let received = plan.received.as_ref().map(|receive| {
-        // Spanned at the user's closure, where a type that does not fit is reported.
-        quote_spanned! {receive.span()=>
+        // Spanned at the user's closure, path and all, where a message type that is not a
+        // carrier is reported.
+        let span = receive.span();
+        let krate = respan(krate.clone(), span);
+        quote_spanned! {span=>
             #krate::__private::received(__tb_cx, __tb_output, #receive);
         }
     });
@@ -184,6 +187,23 @@ fn recorder(plan: &Plan) -> TokenStream {
             #errors
         }
     }
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let proc_macro2::TokenTree::Group(group) = &token {
+                let mut inner =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                token = inner.into();
+            }
+            token.set_span(span);
+            token
+        })
+        .collect()
 }
 
 /// Rewrites the function so the plan's start runs at call time and the body inside the span.

@@ -287,3 +287,32 @@ pub async fn one_expression(x: u32) -> u32 { x + 1 }
 #[cfg_attr(feature = "traced", tracebound::traced_consumer(carrier = headers))]
 #[must_use]
 pub fn one_expression_sync(headers: &Headers) -> usize { headers.len() }
+
+/// A message to publish in a batch.
+pub struct Outgoing {
+    pub headers: Headers,
+}
+
+#[cfg_attr(
+    feature = "traced",
+    tracebound::traced_producer(batch = batch, carrier = |m| &mut m.headers, destination = "orders")
+)]
+pub async fn publish_batch(batch: &mut [Outgoing]) -> usize {
+    tick().await;
+    batch.len()
+}
+
+#[cfg_attr(feature = "traced", tracebound::traced_producer(batch = batch, carrier = |m| &mut m.headers))]
+#[must_use]
+pub fn publish_owned_batch(batch: Vec<Outgoing>) -> usize {
+    batch.into_iter().count()
+}
+
+#[cfg_attr(
+    feature = "traced",
+    tracebound::traced_consumer(destination = "orders", receive = |got| got.iter().flatten().map(|m| &m.headers))
+)]
+pub async fn fetch(queue: Vec<Message>) -> Result<Vec<Message>, Failed> {
+    tick().await;
+    Ok(queue)
+}
