@@ -1,6 +1,7 @@
 //! The official W3C Trace Context test suite (`conformance/w3c-trace-context`, vendored
 //! unmodified) against `w3c-service`, an HTTP service written with tracebound's macros, at
-//! `SPEC_LEVEL=2 STRICT_LEVEL=2`: every test of the suite must run and pass.
+//! `SPEC_LEVEL=2 STRICT_LEVEL=2`: every test of the suite must run and pass. Then W3C Baggage
+//! and more `tracestate` cases, from the specifications' text, over HTTP to the same service.
 //!
 //! The suite needs Python with aiohttp: `python3` if it imports aiohttp, else a virtual
 //! environment made once in `target/w3c-venv` with aiohttp from PyPI. Not being able to make
@@ -70,6 +71,216 @@ fn the_w3c_trace_context_suite_passes_against_a_traced_http_service() {
         "{summary}harness exit status: {}\n\n--- harness stderr ---\n{}\n--- harness stdout ---\n{}\n\
          --- w3c-service output ---\n{service_log}",
         run.status, run.stderr, run.stdout,
+    );
+}
+
+/// One case sent to the service: request headers, and what the callback it makes must carry
+/// (`None`: no such header).
+struct Forwarded {
+    section: &'static str,
+    sent: Vec<(&'static str, String)>,
+    baggage: Option<String>,
+    tracestate: Option<String>,
+}
+
+/// W3C Baggage and `tracestate` cases over HTTP: each request goes to the service, which calls
+/// back a local server from its client span; what the callback carries is what the service
+/// forwards. The cases come from the specifications' text (sections in each case).
+#[test]
+fn baggage_and_tracestate_are_forwarded_over_http_as_the_specifications_say() {
+    const PARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let tp = |extra: Vec<(&'static str, String)>| {
+        let mut headers = vec![("traceparent", PARENT.to_owned())];
+        headers.extend(extra);
+        headers
+    };
+    let sixty_five: Vec<String> = (0..65).map(|i| format!("k{i:02}=v")).collect();
+    let sixty_four = sixty_five[..64].join(",");
+    // Members of 1000 bytes: 8 fit in 8192 (with commas), the 9th does not.
+    let big: Vec<String> = (0..9)
+        .map(|i| format!("b{i}={}", "x".repeat(997)))
+        .collect();
+    let cases = vec![
+        Forwarded {
+            section: "Baggage § Definition: OWS around keys, values and properties",
+            sent: tp(vec![(
+                "baggage",
+                " userId = alice ; ttl = 30 ,\tregion=eu\t".into(),
+            )]),
+            baggage: Some("region=eu,userId=alice;ttl=30".into()),
+            tracestate: None,
+        },
+        Forwarded {
+            section: "Baggage § value: percent-decoded in, percent-encoded out",
+            sent: tp(vec![("baggage", "name=Am%C3%A9lie%20D,plain=a%2Cb".into())]),
+            baggage: Some("name=Am%C3%A9lie%20D,plain=a%2Cb".into()),
+            tracestate: None,
+        },
+        Forwarded {
+            section: "Baggage § property: properties kept",
+            sent: tp(vec![("baggage", "k=v;flag;p=q".into())]),
+            baggage: Some("k=v;flag;p=q".into()),
+            tracestate: None,
+        },
+        Forwarded {
+            section: "Baggage § Limits: a malformed member is skipped, the rest kept",
+            sent: tp(vec![(
+                "baggage",
+                "good=1,bad key=2,no-equals,also=%zz,fine=3".into(),
+            )]),
+            baggage: Some("fine=3,good=1".into()),
+            tracestate: None,
+        },
+        Forwarded {
+            section: "Baggage § Limits: at least 64 members, never a partial one",
+            sent: tp(vec![("baggage", sixty_five.join(","))]),
+            baggage: Some(sixty_four),
+            tracestate: None,
+        },
+        Forwarded {
+            section: "Baggage § Limits: at least 8192 bytes, whole members",
+            sent: tp(vec![("baggage", big[..8].join(","))]),
+            baggage: Some(big[..8].join(",")),
+            tracestate: None,
+        },
+        Forwarded {
+            section: "Baggage: repeated header fields combined",
+            sent: tp(vec![("baggage", "a=1".into()), ("baggage", "b=2".into())]),
+            baggage: Some("a=1,b=2".into()),
+            tracestate: None,
+        },
+        Forwarded {
+            section: "Baggage without a traceparent still travels",
+            sent: vec![("baggage", "tenant=acme".into())],
+            baggage: Some("tenant=acme".into()),
+            tracestate: None,
+        },
+        Forwarded {
+            section: "Trace Context § tracestate: valid keys OpenTelemetry refuses, kept in place",
+            sent: tp(vec![(
+                "tracestate",
+                "a=1,foo@@bar=2,t@vvvvvvvvvvvvvvv=3".into(),
+            )]),
+            baggage: None,
+            tracestate: Some("a=1,foo@@bar=2,t@vvvvvvvvvvvvvvv=3".into()),
+        },
+        Forwarded {
+            section: "Trace Context § tracestate: an empty value discards the whole list",
+            sent: tp(vec![("tracestate", "foo=,bar=3".into())]),
+            baggage: None,
+            tracestate: None,
+        },
+        Forwarded {
+            section: "Trace Context § tracestate: 33 members over two fields discard it",
+            sent: tp(vec![
+                (
+                    "tracestate",
+                    (1..=20)
+                        .map(|i| format!("k{i}=v"))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+                (
+                    "tracestate",
+                    (21..=33)
+                        .map(|i| format!("k{i}=v"))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+            ]),
+            baggage: None,
+            tracestate: None,
+        },
+    ];
+    let service = Service::start();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let failures = runtime.block_on(async {
+        let (sink, mut received) = tokio::sync::mpsc::unbounded_channel::<axum::http::HeaderMap>();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let callback = format!("http://{}/callback", listener.local_addr().unwrap());
+        let app = axum::Router::new().route(
+            "/callback",
+            axum::routing::post(move |headers: axum::http::HeaderMap| {
+                let sink = sink.clone();
+                async move {
+                    let _ = sink.send(headers);
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let mut failures = Vec::new();
+        for case in &cases {
+            let mut request = client
+                .post(format!("http://127.0.0.1:{}/test", service.port))
+                .json(&serde_json::json!([{ "url": callback, "arguments": [] }]));
+            for (name, value) in &case.sent {
+                request = request.header(*name, value);
+            }
+            let response = request.send().await.expect("the service answers");
+            assert!(
+                response.status().is_success(),
+                "{}: {}",
+                case.section,
+                response.status()
+            );
+            let headers = tokio::time::timeout(Duration::from_secs(10), received.recv())
+                .await
+                .expect("the service calls back")
+                .unwrap();
+            let one = |name: &str| {
+                let values: Vec<String> = headers
+                    .get_all(name)
+                    .iter()
+                    .map(|v| v.to_str().unwrap().to_owned())
+                    .collect();
+                assert!(
+                    values.len() <= 1,
+                    "{}: {name} sent {} times",
+                    case.section,
+                    values.len()
+                );
+                values.into_iter().next()
+            };
+            let sorted = |value: Option<String>| {
+                value.map(|v| {
+                    let mut members: Vec<&str> = v.split(',').collect();
+                    members.sort_unstable();
+                    members.join(",")
+                })
+            };
+            // OpenTelemetry's baggage keeps no order: members are compared sorted.
+            let baggage = sorted(one("baggage"));
+            if baggage != sorted(case.baggage.clone()) {
+                failures.push(format!(
+                    "{}: baggage {baggage:?}, expected {:?}",
+                    case.section, case.baggage
+                ));
+            }
+            let tracestate = one("tracestate");
+            if tracestate != case.tracestate {
+                failures.push(format!(
+                    "{}: tracestate {tracestate:?}, expected {:?}",
+                    case.section, case.tracestate
+                ));
+            }
+            assert!(
+                one("traceparent").is_some(),
+                "{}: a traceparent is sent",
+                case.section
+            );
+        }
+        failures
+    });
+    assert!(
+        failures.is_empty(),
+        "{}\n{}",
+        failures.join("\n"),
+        service.stop()
     );
 }
 
