@@ -281,7 +281,11 @@ impl TextMapPropagator for BaggagePropagator {
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
-        let baggage = parse(extractor.get_all(BAGGAGE).unwrap_or_default());
+        // The common case, no `baggage` at all, builds nothing.
+        let Some(fields) = extractor.get_all(BAGGAGE) else {
+            return cx.clone();
+        };
+        let baggage = parse(fields);
         if baggage.is_empty() {
             return cx.clone();
         }

@@ -81,6 +81,9 @@ pub(crate) fn parse<'a>(
 /// The trace state for a received list, and the whole list when OpenTelemetry's [`TraceState`]
 /// refuses some of its keys.
 pub(crate) fn receive(fields: &[&str]) -> (TraceState, Option<Vec<(String, String)>>) {
+    if fields.is_empty() {
+        return (TraceState::NONE, None);
+    }
     let mut members: [(&str, &str); MAX_MEMBERS] = [("", ""); MAX_MEMBERS];
     let mut count = 0;
     if !parse(fields.iter().copied(), |key, value| {
