@@ -35,9 +35,11 @@ static RANDOM_TRACE_IDS: AtomicBool = AtomicBool::new(true);
 /// OpenTelemetry's SDK sets the W3C Level 2 random flag
 /// ([`RANDOM_TRACE_ID_FLAG`]) on no span: neither on the trace ids it makes nor on a span its
 /// sampler drops under a parent that had it. A span tracebound starts gets the flag when its
-/// trace id came from a parent that had it, or was made by the provider and this is `true`;
-/// so the `traceparent` it sends keeps it. Call it with `false` when the provider has an id
-/// generator whose ids are not random (a counter, a timestamp in the low bytes).
+/// trace id came from a parent that had it, or was made by the provider for a trace tracebound
+/// starts and this is `true`; so the `traceparent` it sends keeps it. (A root span started with
+/// the SDK directly has no flag, and its children cannot tell it from a remote parent that had
+/// none.) Call it with `false` when the provider has an id generator whose ids are not random
+/// (a counter, a timestamp in the low bytes).
 pub fn set_random_trace_ids(random: bool) {
     RANDOM_TRACE_IDS.store(random, Ordering::Relaxed);
 }
