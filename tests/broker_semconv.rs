@@ -290,3 +290,125 @@ async fn nats_process_spans_take_their_attributes_from_the_message() {
         Some("process")
     );
 }
+
+// --- NATS JetStream: a pull consumer's fetch --------------------------------------------
+
+use async_nats::jetstream;
+
+#[traced_producer(carrier = headers, system = "nats", destination = "tracebound.js")]
+async fn js_send(
+    js: &jetstream::Context,
+    subject: &str,
+    headers: &mut async_nats::HeaderMap,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    js.publish_with_headers(subject.to_owned(), headers.clone(), "order".into())
+        .await?
+        .await?;
+    Ok(())
+}
+
+type Fetched = Result<Vec<jetstream::Message>, Box<dyn std::error::Error + Send + Sync>>;
+
+/// One fetch of up to `max` messages.
+#[traced_consumer(system = "nats", destination = "tracebound.js", receive = |got| got.iter().flatten())]
+async fn js_fetch(consumer: &jetstream::consumer::PullConsumer, max: usize) -> Fetched {
+    let mut messages = consumer.fetch().max_messages(max).messages().await?;
+    let mut fetched = Vec::new();
+    while let Some(message) = messages.next().await {
+        fetched.push(message?);
+    }
+    Ok(fetched)
+}
+
+#[traced_consumer(carrier = msg)]
+async fn js_process(msg: &jetstream::Message) -> Result<(), async_nats::Error> {
+    msg.ack().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jetstream_fetch_is_a_receive_span_and_messages_know_their_consumer() {
+    if !enabled("jetstream_semconv") {
+        return;
+    }
+    let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let client = async_nats::connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("NATS at {url} is unreachable: {e}"));
+    let js = jetstream::new(client);
+    let name = unique("tracebound-js").replace('.', "-");
+    let subject = format!("{name}.orders");
+    let stream = js
+        .create_stream(jetstream::stream::Config {
+            name: name.clone(),
+            subjects: vec![subject.clone()],
+            storage: jetstream::stream::StorageType::Memory,
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("JetStream at {url} refused a stream: {e}"));
+    let durable = format!("{name}-workers");
+    let consumer: jetstream::consumer::PullConsumer = stream
+        .create_consumer(jetstream::consumer::pull::Config {
+            durable_name: Some(durable.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    let root = "jetstream-semconv";
+    let (fetched, trace) = traced(root, async {
+        for _ in 0..2 {
+            js_send(&js, &subject, &mut async_nats::HeaderMap::new())
+                .await
+                .unwrap();
+        }
+        let fetched = tokio::time::timeout(WAIT, js_fetch(&consumer, 2))
+            .await
+            .expect("a fetch within the timeout")
+            .unwrap();
+        for message in &fetched {
+            js_process(message).await.unwrap();
+        }
+        fetched.len()
+    })
+    .await;
+    js.delete_stream(&name).await.ok();
+    assert_eq!(fetched, 2);
+
+    let sends = trace.all("send tracebound.js");
+    let receive = trace.span("receive tracebound.js");
+    assert_eq!(receive.span_kind, SpanKind::Client);
+    assert_eq!(
+        attribute(receive, "messaging.batch.message_count"),
+        Some(&Value::I64(2))
+    );
+    let linked: Vec<_> = receive
+        .links
+        .iter()
+        .map(|l| l.span_context.span_id())
+        .collect();
+    let sent: Vec<_> = sends.iter().map(|s| s.span_context.span_id()).collect();
+    assert_eq!(linked, sent, "the receive span links each fetched message");
+    assert_eq!(
+        attribute(receive, "messaging.message.id"),
+        None,
+        "a batch's messages differ: no per-message attributes on it"
+    );
+    let processes = trace.all("js_process");
+    assert_eq!(processes.len(), 2);
+    for (i, (process, send)) in processes.iter().zip(&sends).enumerate() {
+        assert_eq!(process.parent_span_id, send.span_context.span_id());
+        assert_eq!(
+            text(process, "messaging.consumer.group.name"),
+            Some(durable.clone())
+        );
+        assert_eq!(
+            text(process, "messaging.destination.name"),
+            Some(subject.clone())
+        );
+        assert_eq!(
+            text(process, "messaging.message.id"),
+            Some(format!("{name}:{}", i + 1))
+        );
+    }
+}

@@ -51,7 +51,8 @@ pub const MAX_VALUE_LEN: usize = 8192;
     note = "carriers: HashMap<String, String>, HashMap<String, Vec<u8>>, Vec<(String, Vec<u8>)>, \
             http::HeaderMap (feature `http`), lapin's FieldTable (feature `lapin`), \
             async_nats::HeaderMap (feature `nats`), rdkafka headers (feature `kafka`), \
-            and `&C` / `Option<C>` of these"
+            those crates' whole messages (lapin's Delivery, async_nats::Message, rdkafka's \
+            BorrowedMessage), and `&C` / `Option<C>` of these"
 )]
 pub trait Extract {
     /// The value under `key`, if present and readable as a header value.

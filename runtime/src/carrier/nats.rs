@@ -98,3 +98,39 @@ mod tests {
         assert_eq!(Extract::get(&map, "baggage"), Some("k=v"));
     }
 }
+
+/// A JetStream message (feature `jetstream`): its headers and the attributes of its
+/// `async_nats::Message`, with the durable consumer it was delivered to as
+/// `messaging.consumer.group.name` (JetStream consumers share their messages between
+/// subscribers as a consumer group does) and its stream sequence as `messaging.message.id`
+/// when it has no `Nats-Msg-Id`.
+#[cfg(feature = "jetstream")]
+impl Extract for async_nats::jetstream::Message {
+    fn get(&self, key: &str) -> Option<&str> {
+        Extract::get(&self.message, key)
+    }
+    fn keys(&self) -> Vec<&str> {
+        Extract::keys(&self.message)
+    }
+    fn get_all(&self, key: &str) -> Vec<&str> {
+        Extract::get_all(&self.message, key)
+    }
+    fn message_attributes(&self, attributes: &mut Vec<KeyValue>) {
+        self.message.message_attributes(attributes);
+        if let Ok(info) = self.info() {
+            attributes.push(KeyValue::new(
+                "messaging.consumer.group.name",
+                info.consumer.to_owned(),
+            ));
+            if !attributes
+                .iter()
+                .any(|kv| kv.key.as_str() == "messaging.message.id")
+            {
+                attributes.push(KeyValue::new(
+                    "messaging.message.id",
+                    format!("{}:{}", info.stream, info.stream_sequence),
+                ));
+            }
+        }
+    }
+}
