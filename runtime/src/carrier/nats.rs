@@ -79,26 +79,6 @@ impl Inject for HeaderMap {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn canonicalized_names_are_found_and_bad_values_not_written() {
-        let mut map = HeaderMap::new();
-        map.insert(
-            HeaderName::from_str("Traceparent").unwrap(),
-            HeaderValue::from_str("v").unwrap(),
-        );
-        assert_eq!(Extract::get(&map, "traceparent"), Some("v"));
-        map.set("tracestate", "a\r\nb".into());
-        map.set("bad:name", "x".into());
-        assert_eq!(map.len(), 1);
-        map.set("baggage", "k=v".into());
-        assert_eq!(Extract::get(&map, "baggage"), Some("k=v"));
-    }
-}
-
 /// A JetStream message (feature `jetstream`): its headers and the attributes of its
 /// `async_nats::Message`, with the durable consumer it was delivered to as
 /// `messaging.consumer.group.name` (JetStream consumers share their messages between
@@ -132,5 +112,25 @@ impl Extract for async_nats::jetstream::Message {
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonicalized_names_are_found_and_bad_values_not_written() {
+        let mut map = HeaderMap::new();
+        map.insert(
+            HeaderName::from_str("Traceparent").unwrap(),
+            HeaderValue::from_str("v").unwrap(),
+        );
+        assert_eq!(Extract::get(&map, "traceparent"), Some("v"));
+        map.set("tracestate", "a\r\nb".into());
+        map.set("bad:name", "x".into());
+        assert_eq!(map.len(), 1);
+        map.set("baggage", "k=v".into());
+        assert_eq!(Extract::get(&map, "baggage"), Some("k=v"));
     }
 }
