@@ -9,7 +9,7 @@
 
 use futures::StreamExt;
 use lapin::message::{BasicGetMessage, Delivery};
-use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, QueueDeclareOptions};
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel};
 use opentelemetry::Value;
@@ -17,7 +17,7 @@ use opentelemetry::trace::SpanKind;
 use opentelemetry_sdk::trace::SpanData;
 use std::time::Duration;
 use tracebound::{traced_consumer, traced_producer};
-use tracebound_tests::brokers::{amqp, enabled, unique};
+use tracebound_tests::brokers::{amqp, enabled, exclusive_queue, nats, unique};
 use tracebound_tests::{attribute, traced};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -89,16 +89,7 @@ async fn rabbitmq_batch_send_receive_and_process_follow_the_conventions() {
     }
     let connection = amqp().await;
     let channel = connection.create_channel().await.unwrap();
-    let queue = unique("tracebound-semconv");
-    let options = QueueDeclareOptions {
-        exclusive: true,
-        auto_delete: true,
-        ..Default::default()
-    };
-    channel
-        .queue_declare(queue.as_str().into(), options, FieldTable::default())
-        .await
-        .unwrap();
+    let queue = exclusive_queue(&channel, "tracebound-semconv").await;
 
     let root = "amqp-semconv";
     let ((), trace) = traced(root, async {
@@ -252,10 +243,7 @@ async fn nats_process_spans_take_their_attributes_from_the_message() {
     if !enabled("nats_semconv") {
         return;
     }
-    let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-    let client = async_nats::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("NATS at {url} is unreachable: {e}"));
+    let client = nats().await;
     let subject = unique("tracebound.semconv");
     let mut subscriber = client.subscribe(subject.clone()).await.unwrap();
     client.flush().await.unwrap();
@@ -330,10 +318,7 @@ async fn jetstream_fetch_is_a_receive_span_and_messages_know_their_consumer() {
     if !enabled("jetstream_semconv") {
         return;
     }
-    let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-    let client = async_nats::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("NATS at {url} is unreachable: {e}"));
+    let client = nats().await;
     let js = jetstream::new(client);
     let name = unique("tracebound-js").replace('.', "-");
     let subject = format!("{name}.orders");
@@ -345,7 +330,7 @@ async fn jetstream_fetch_is_a_receive_span_and_messages_know_their_consumer() {
             ..Default::default()
         })
         .await
-        .unwrap_or_else(|e| panic!("JetStream at {url} refused a stream: {e}"));
+        .unwrap_or_else(|e| panic!("JetStream refused a stream: {e}"));
     let durable = format!("{name}-workers");
     let consumer: jetstream::consumer::PullConsumer = stream
         .create_consumer(jetstream::consumer::pull::Config {

@@ -7,9 +7,7 @@
 use async_nats::HeaderMap;
 use futures::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptions,
-};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{BasicProperties, Channel};
 use opentelemetry::baggage::BaggageExt;
@@ -18,7 +16,7 @@ use opentelemetry::{Context, KeyValue, Value};
 use std::time::Duration;
 use tracebound::testing::{Recorder, TraceTree};
 use tracebound::{traced_consumer, traced_producer};
-use tracebound_tests::brokers::{amqp, enabled, unique};
+use tracebound_tests::brokers::{amqp, enabled, exclusive_queue, nats, unique};
 use tracebound_tests::{attribute, traced};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -71,16 +69,7 @@ async fn rabbitmq_round_trip_keeps_one_trace_and_survives_malformed_headers() {
     }
     let connection = amqp().await;
     let channel = connection.create_channel().await.unwrap();
-    let queue = unique("tracebound-orders");
-    let options = QueueDeclareOptions {
-        exclusive: true,
-        auto_delete: true,
-        ..Default::default()
-    };
-    channel
-        .queue_declare(queue.as_str().into(), options, FieldTable::default())
-        .await
-        .unwrap();
+    let queue = exclusive_queue(&channel, "tracebound-orders").await;
     let mut consumer = channel
         .basic_consume(
             queue.as_str().into(),
@@ -182,10 +171,7 @@ async fn nats_round_trip_keeps_one_trace_and_survives_malformed_headers() {
     if !enabled("nats_round_trip") {
         return;
     }
-    let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-    let client = async_nats::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("NATS at {url} is unreachable: {e}"));
+    let client = nats().await;
     let subject = unique("tracebound.orders");
     let mut subscriber = client.subscribe(subject.clone()).await.unwrap();
     client.flush().await.unwrap();

@@ -81,6 +81,34 @@ pub mod brokers {
         format!("{prefix}-{}-{nanos}", std::process::id())
     }
 
+    /// A connection to NATS at `NATS_URL` (default: the local server); panics if it is
+    /// unreachable, since an enabled broker test must not pass silently.
+    pub async fn nats() -> async_nats::Client {
+        let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+        async_nats::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("NATS at {url} is unreachable: {e}"))
+    }
+
+    /// A queue of this channel's connection only, deleted with it: `{prefix}-{pid}-{nanos}`.
+    pub async fn exclusive_queue(channel: &lapin::Channel, prefix: &str) -> String {
+        let queue = unique(prefix);
+        let options = lapin::options::QueueDeclareOptions {
+            exclusive: true,
+            auto_delete: true,
+            ..Default::default()
+        };
+        channel
+            .queue_declare(
+                queue.as_str().into(),
+                options,
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        queue
+    }
+
     /// A connection to RabbitMQ at `AMQP_URL` (default: the local broker); panics if it is
     /// unreachable, since an enabled broker test must not pass silently.
     pub async fn amqp() -> lapin::Connection {

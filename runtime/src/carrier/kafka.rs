@@ -61,39 +61,30 @@ fn kafka_attributes<M: Message>(message: &M, attributes: &mut Vec<KeyValue>) {
     }
 }
 
-impl Extract for BorrowedMessage<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        Extract::get(self.headers()?, key)
-    }
-    fn keys(&self) -> Vec<&str> {
-        self.headers().map(Extract::keys).unwrap_or_default()
-    }
-    fn get_all(&self, key: &str) -> Vec<&str> {
-        self.headers()
-            .map(|h| Extract::get_all(h, key))
-            .unwrap_or_default()
-    }
-    fn message_attributes(&self, attributes: &mut Vec<KeyValue>) {
-        kafka_attributes(self, attributes);
-    }
+/// `Extract` for a received message: its headers, and its attributes.
+macro_rules! extract_message {
+    ($t:ty) => {
+        impl Extract for $t {
+            fn get(&self, key: &str) -> Option<&str> {
+                Extract::get(self.headers()?, key)
+            }
+            fn keys(&self) -> Vec<&str> {
+                self.headers().map(Extract::keys).unwrap_or_default()
+            }
+            fn get_all(&self, key: &str) -> Vec<&str> {
+                self.headers()
+                    .map(|h| Extract::get_all(h, key))
+                    .unwrap_or_default()
+            }
+            fn message_attributes(&self, attributes: &mut Vec<KeyValue>) {
+                kafka_attributes(self, attributes);
+            }
+        }
+    };
 }
 
-impl Extract for OwnedMessage {
-    fn get(&self, key: &str) -> Option<&str> {
-        Extract::get(self.headers()?, key)
-    }
-    fn keys(&self) -> Vec<&str> {
-        self.headers().map(Extract::keys).unwrap_or_default()
-    }
-    fn get_all(&self, key: &str) -> Vec<&str> {
-        self.headers()
-            .map(|h| Extract::get_all(h, key))
-            .unwrap_or_default()
-    }
-    fn message_attributes(&self, attributes: &mut Vec<KeyValue>) {
-        kafka_attributes(self, attributes);
-    }
-}
+extract_message!(BorrowedMessage<'_>);
+extract_message!(OwnedMessage);
 
 impl Inject for OwnedHeaders {
     fn set(&mut self, key: &str, value: String) {
