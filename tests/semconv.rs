@@ -362,15 +362,157 @@ async fn a_process_span_parented_by_the_message_links_the_ambient_span() {
         assert!(ambient.span().span_context().is_valid());
     })
     .await;
-    // § Message creation context as parent of "Process" span: "it SHOULD add the ambient
-    // context as a link".
+    // § Message creation context as parent of "Process" span: "a child of the message creation
+    // context and has two links: one to the message creation context and another one to" the
+    // ambient span.
     let process = trace.span("process orders");
     let send = trace.span("send orders");
     let ambient = trace.span("http_request");
     assert_eq!(process.parent_span_id, send.span_context.span_id());
-    assert_eq!(process.links.len(), 1);
+    let links: Vec<_> = process
+        .links
+        .iter()
+        .map(|l| l.span_context.span_id())
+        .collect();
     assert_eq!(
-        process.links[0].span_context.span_id(),
-        ambient.span_context.span_id()
+        links,
+        [send.span_context.span_id(), ambient.span_context.span_id()]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_ambient_span_a_process_span_has_no_link() {
+    let mut headers = Headers::new();
+    let ((), _) = traced("semconv-no-ambient-send", send_one(&mut headers)).await;
+    let recorder = tracebound::testing::install();
+    // Called outside any span: nothing to link.
+    let trace_id = headers["traceparent"][3..35].to_owned();
+    tokio::spawn(process(headers)).await.unwrap();
+    let spans = recorder.spans();
+    let process = spans
+        .iter()
+        .find(|s| s.name == "process orders" && s.span_context.trace_id().to_string() == trace_id)
+        .unwrap();
+    assert!(process.links.is_empty());
+}
+
+/// A message that already holds a creation context of the user's.
+#[traced_producer(batch = batch, carrier = Message::headers_mut, system = "testmq", destination = "orders")]
+async fn send_batch_by_path(batch: &mut Vec<Message>) {}
+
+impl Message {
+    fn headers_mut(&mut self) -> &mut Headers {
+        &mut self.headers
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_with_its_own_creation_context_keeps_it_and_is_linked() {
+    const CUSTOM: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let root = "semconv-custom-creation";
+    let (batch, trace) = traced(root, async {
+        let mut batch = vec![
+            Message {
+                id: 1,
+                headers: HashMap::from([("traceparent".into(), CUSTOM.into())]),
+            },
+            Message {
+                id: 2,
+                headers: Headers::new(),
+            },
+        ];
+        send_batch_by_path(&mut batch).await;
+        batch
+    })
+    .await;
+    // § Producer spans: "If a user provides a custom creation context in a message, this
+    // context SHOULD NOT be modified and a 'Create' span SHOULD NOT be created", and "The
+    // 'Send' span SHOULD always link to the creation context that was injected into a message
+    // either from a 'Create' span or as a custom creation context."
+    assert_eq!(batch[0].headers["traceparent"], CUSTOM);
+    let creates = trace.all("create orders");
+    assert_eq!(creates.len(), 1);
+    let created = creates[0].span_context.span_id().to_string();
+    assert!(batch[1].headers["traceparent"].contains(&created));
+    let send = trace.span("send orders");
+    let links: Vec<String> = send
+        .links
+        .iter()
+        .map(|l| l.span_context.span_id().to_string())
+        .collect();
+    assert_eq!(links, ["00f067aa0ba902b7".to_owned(), created]);
+    assert_eq!(
+        attribute(send, "messaging.batch.message_count"),
+        Some(&Value::I64(2))
+    );
+}
+
+/// A single-message pull API: `Option<M>`.
+#[traced_consumer(receive = |got| got.iter())]
+async fn fetch_one(queue: Option<Delivery>) -> Option<Delivery> {
+    queue
+}
+
+#[traced_consumer(
+    system = "testmq",
+    fields(messaging.message.id = "hint"),
+    receive = |got| got.iter(),
+)]
+async fn fetch_one_with_fields(queue: Option<Delivery>) -> Option<Delivery> {
+    queue
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_message_receive_has_no_count_and_takes_what_the_options_left() {
+    let root = "semconv-receive-single";
+    let ((), trace) = traced(root, async {
+        let one = || Delivery {
+            queue: "orders-q",
+            id: "m-5",
+            headers: Headers::new(),
+        };
+        assert!(fetch_one(Some(one())).await.is_some());
+        assert!(fetch_one(None).await.is_none());
+        assert!(fetch_one_with_fields(Some(one())).await.is_some());
+    })
+    .await;
+    let receives = trace.all("fetch_one");
+    assert_eq!(receives.len(), 2);
+    for receive in &receives {
+        // § messaging.batch.message_count: "SHOULD NOT use it for single-message APIs".
+        assert_eq!(kv(receive, "messaging.batch.message_count"), None);
+        assert_eq!(receive.span_kind, SpanKind::Client);
+        // A receive span is a messaging span without options: its operation is named.
+        assert_eq!(
+            kv(receive, "messaging.operation.name"),
+            s("receive").as_ref()
+        );
+        assert_eq!(
+            kv(receive, "messaging.operation.type"),
+            s("receive").as_ref()
+        );
+    }
+    // The message's own attributes, system and destination included, when the options set none.
+    assert_eq!(kv(receives[0], "messaging.system"), s("testmq").as_ref());
+    assert_eq!(
+        kv(receives[0], "messaging.destination.name"),
+        s("orders-q").as_ref()
+    );
+    assert_eq!(kv(receives[0], "messaging.message.id"), s("m-5").as_ref());
+    assert_eq!(kv(receives[1], "messaging.message.id"), None);
+    // What `fields` set is not set again by the message.
+    let with_fields = trace.span("fetch_one_with_fields");
+    let ids: Vec<_> = with_fields
+        .attributes
+        .iter()
+        .filter(|a| a.key.as_str() == "messaging.message.id")
+        .map(|a| a.value.to_string())
+        .collect();
+    assert_eq!(ids, ["hint"]);
+    let systems = with_fields
+        .attributes
+        .iter()
+        .filter(|a| a.key.as_str() == "messaging.system")
+        .count();
+    assert_eq!(systems, 1);
 }

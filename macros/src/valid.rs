@@ -141,7 +141,7 @@ pub fn consumer(options: &ConsumerOptions, function: &Function) -> darling::Resu
     let mut errors = Error::accumulator();
     common("traced_consumer", options.common(), function, &mut errors);
     if let Some(receive) = &options.receive {
-        receive_options(options, receive, &mut errors);
+        receive_options(options, receive, function, &mut errors);
         return errors.finish();
     }
     match (&options.batch, &options.carrier) {
@@ -154,7 +154,7 @@ pub fn consumer(options: &ConsumerOptions, function: &Function) -> darling::Resu
         ),
         (Some(batch), Some(carrier)) => {
             rooted_at_parameter(&batch.0, "batch", function, &mut errors);
-            closure_carrier(carrier, "`carrier = |m| &m.headers`", &mut errors);
+            closure_carrier(carrier, "`carrier = |m| &m.headers`", function, &mut errors);
             if let Some(relation) = &options.relation {
                 errors.push(
                     Error::custom(
@@ -182,13 +182,36 @@ pub fn consumer(options: &ConsumerOptions, function: &Function) -> darling::Resu
     errors.finish()
 }
 
+/// Whether `expr` is a function: a closure, or a path that names no parameter
+/// (`Message::headers_mut`, as clippy suggests for `|m| m.headers_mut()`).
+fn is_function(expr: &Expr, function: &Function) -> bool {
+    match expr {
+        Expr::Closure(_) => true,
+        Expr::Path(path) => path.path.get_ident().is_none_or(|ident| {
+            !function.item.sig.inputs.iter().any(|arg| match arg {
+                FnArg::Typed(typed) => crate::ast::binding_idents(&typed.pat)
+                    .iter()
+                    .any(|b| b == ident),
+                FnArg::Receiver(_) => false,
+            })
+        }),
+        Expr::Group(group) => is_function(&group.expr, function),
+        _ => false,
+    }
+}
+
 /// With `batch`, `carrier` maps one message to its headers.
-fn closure_carrier(carrier: &Carrier, example: &str, errors: &mut Accumulator) {
-    if !matches!(carrier.0, Expr::Closure(_)) {
+fn closure_carrier(
+    carrier: &Carrier,
+    example: &str,
+    function: &Function,
+    errors: &mut Accumulator,
+) {
+    if !is_function(&carrier.0, function) {
         errors.push(
             Error::custom(format!(
-                "with `batch`, `carrier` must be a closure from one message to its headers, \
-                 like {example}"
+                "with `batch`, `carrier` must be a closure (or a function) from one message to its \
+                 headers, like {example}"
             ))
             .with_span(&carrier.0),
         );
@@ -197,8 +220,13 @@ fn closure_carrier(carrier: &Carrier, example: &str, errors: &mut Accumulator) {
 
 /// A pull consumer reads its messages from what it returns: `receive` is a closure, and the
 /// options that read messages from arguments do not apply.
-fn receive_options(options: &ConsumerOptions, receive: &Carrier, errors: &mut Accumulator) {
-    if !matches!(receive.0, Expr::Closure(_)) {
+fn receive_options(
+    options: &ConsumerOptions,
+    receive: &Carrier,
+    function: &Function,
+    errors: &mut Accumulator,
+) {
+    if !is_function(&receive.0, function) {
         errors.push(
             Error::custom(
                 "`receive` must be a closure from the function's output to the messages it \
@@ -230,6 +258,13 @@ pub fn producer(options: &ProducerOptions, function: &Function) -> darling::Resu
     let mut errors = Error::accumulator();
     common("traced_producer", options.common(), function, &mut errors);
     match &options.carrier {
+        None if options.batch.is_some() => errors.push(
+            Error::custom(
+                "#[traced_producer] with `batch` needs `carrier = …`: a closure from one message \
+                 to the headers its context is written to, like `carrier = |m| &mut m.headers`",
+            )
+            .with_span(&Span::call_site()),
+        ),
         None => errors.push(
             Error::custom(
                 "#[traced_producer] needs `carrier = …`: a `&mut` parameter the outgoing \
@@ -241,7 +276,12 @@ pub fn producer(options: &ProducerOptions, function: &Function) -> darling::Resu
             None => producer_carrier(carrier, function, &mut errors),
             Some(batch) => {
                 rooted_at_parameter(&batch.0, "batch", function, &mut errors);
-                closure_carrier(carrier, "`carrier = |m| &mut m.headers`", &mut errors);
+                closure_carrier(
+                    carrier,
+                    "`carrier = |m| &mut m.headers`",
+                    function,
+                    &mut errors,
+                );
             }
         },
     }

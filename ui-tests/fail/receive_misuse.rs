@@ -38,4 +38,9 @@ async fn producer_batch_names_no_parameter(batch: &mut [Message]) {
     let _ = batch;
 }
 
+#[traced_producer(batch = batch, destination = "orders")]
+async fn producer_batch_without_a_carrier(batch: &mut [Message]) -> usize {
+    batch.len()
+}
+
 fn main() {}

@@ -75,4 +75,52 @@ fn receive_option(queue: Option<Message>) -> Option<Message> {
     queue
 }
 
+impl Outgoing {
+    fn headers_mut(&mut self) -> &mut Headers {
+        &mut self.headers
+    }
+}
+
+struct Request {
+    messages: Vec<Outgoing>,
+}
+
+#[traced_producer(batch = req.messages, carrier = |m| &mut m.headers)]
+async fn send_owned_field(req: Request) -> usize {
+    req.messages.len()
+}
+
+#[traced_producer(batch = req.messages, carrier = |m| &mut m.headers)]
+async fn send_owned_field_mutated(mut req: Request) -> usize {
+    req.messages.clear();
+    req.messages.len()
+}
+
+#[traced_producer(batch = req.messages, carrier = |m| &mut m.headers)]
+fn send_borrowed_field(req: &mut Request) -> usize {
+    req.messages.len()
+}
+
+#[traced_producer(batch = batch, carrier = |m| &mut m.headers)]
+async fn send_pattern((batch, n): (Vec<Outgoing>, u32)) -> usize {
+    batch.len() + n as usize
+}
+
+#[traced_producer(batch = _batch, carrier = |m| &mut m.headers)]
+async fn send_underscored(_batch: Vec<Outgoing>) {}
+
+#[traced_producer(batch = batch, carrier = Outgoing::headers_mut)]
+fn send_by_path(batch: &mut [Outgoing]) -> usize {
+    batch.len()
+}
+
+fn messages_of(fetched: &Vec<Message>) -> impl Iterator<Item = &Option<Headers>> {
+    fetched.iter().map(|m| &m.headers)
+}
+
+#[traced_consumer(receive = messages_of)]
+async fn receive_by_path(queue: Vec<Message>) -> Vec<Message> {
+    queue
+}
+
 fn main() {}

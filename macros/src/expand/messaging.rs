@@ -1,7 +1,9 @@
 //! `#[traced_consumer]` and `#[traced_producer]`: spans named and attributed by the messaging
 //! semantic conventions, whose context is read from or written to a carrier at call time.
 
-use super::{Plan, Runs, attributes, cx, idents_in_fields, names_read, run, scope, span_name};
+use super::{
+    Plan, Received, Runs, attributes, cx, idents_in_fields, names_read, run, scope, span_name,
+};
 use crate::ast::Function;
 use crate::options::{
     Carrier, Common, ConsumerOptions, Kind, Messaging, Options, ProducerOptions, Relation, Variant,
@@ -32,6 +34,7 @@ fn kind_of(operation_type: &str, batch: bool) -> Kind {
 fn conventions(
     messaging: &Messaging,
     operation: &str,
+    of_messages: bool,
     function: &Function,
 ) -> (String, Vec<(&'static str, LitStr)>, String) {
     let name = messaging
@@ -55,8 +58,9 @@ fn conventions(
         fixed.push(("messaging.destination.name", destination.clone()));
     }
     // An HTTP handler is a consumer of headers too, but not of messages: the operation
-    // attributes belong to spans that name a messaging system, destination or operation.
-    if !fixed.is_empty() || messaging.operation.is_some() {
+    // attributes belong to spans that name a messaging system, destination or operation, or
+    // that handle messages by their nature (batches, receives).
+    if of_messages || !fixed.is_empty() || messaging.operation.is_some() {
         fixed.push(("messaging.operation.name", name));
         fixed.push(("messaging.operation.type", kind.clone()));
     }
@@ -71,6 +75,8 @@ struct Parts {
     kind: proc_macro2::Ident,
     attributes: TokenStream,
     used_params: Vec<String>,
+    /// The attribute keys the span starts with: what a message must not set again.
+    given: Vec<String>,
 }
 
 /// `kind = …` if given, else the kind of the operation type (`macro_kind` for an operation
@@ -84,8 +90,15 @@ fn parts(
     carrier: Option<&Carrier>,
     function: &Function,
 ) -> Parts {
-    let (default_name, fixed, operation_type) = conventions(messaging, operation, function);
+    let of_messages = batch || operation == "receive";
+    let (default_name, fixed, operation_type) =
+        conventions(messaging, operation, of_messages, function);
     let kind = kind_of(&operation_type, batch);
+    let given = fixed
+        .iter()
+        .map(|(key, _)| (*key).to_owned())
+        .chain(common.fields.0.iter().map(|field| field.key.value()))
+        .collect();
     let fixed: Vec<(&'static str, &LitStr)> = fixed.iter().map(|(k, v)| (*k, v)).collect();
     let mut used_params = idents_in_fields(common);
     let carrier = carrier.map(|c| &c.0);
@@ -98,7 +111,52 @@ fn parts(
         kind: common.kind.map_or(kind, |w| w.0).variant(),
         attributes: attributes(&krate, common, &fixed),
         used_params,
+        given,
         krate,
+    }
+}
+
+/// Whether a pull consumer's output is one message at most (`Option<M>`, `Result<Option<M>, E>`,
+/// or a future of one): a single-message API, whose span gets no batch count.
+fn returns_one(output: &syn::ReturnType) -> bool {
+    fn one(ty: &syn::Type) -> bool {
+        match ty {
+            syn::Type::Path(path) => {
+                let Some(last) = path.path.segments.last() else {
+                    return false;
+                };
+                let first_arg = || match &last.arguments {
+                    syn::PathArguments::AngleBracketed(args) => {
+                        args.args.iter().find_map(|arg| match arg {
+                            syn::GenericArgument::Type(ty) => Some(ty),
+                            _ => None,
+                        })
+                    }
+                    _ => None,
+                };
+                match last.ident.to_string().as_str() {
+                    "Option" => true,
+                    "Result" => first_arg().is_some_and(one),
+                    _ => false,
+                }
+            }
+            syn::Type::ImplTrait(bounds) => bounds.bounds.iter().any(|bound| match bound {
+                syn::TypeParamBound::Trait(t) => t.path.segments.iter().any(|s| {
+                    matches!(&s.arguments, syn::PathArguments::AngleBracketed(args)
+                        if args.args.iter().any(|a| matches!(a,
+                            syn::GenericArgument::AssocType(assoc)
+                                if assoc.ident == "Output" && one(&assoc.ty))))
+                }),
+                _ => false,
+            }),
+            syn::Type::Paren(inner) => one(&inner.elem),
+            syn::Type::Group(inner) => one(&inner.elem),
+            _ => false,
+        }
+    }
+    match output {
+        syn::ReturnType::Type(_, ty) => one(ty),
+        syn::ReturnType::Default => false,
     }
 }
 
@@ -117,6 +175,7 @@ pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
                 kind,
                 attributes,
                 mut used_params,
+                given,
             } = parts(
                 krate,
                 common,
@@ -141,7 +200,11 @@ pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
                     },
                     after_start: quote!(),
                     record_errors: common.records_errors(),
-                    received: Some(receive.clone()),
+                    received: Some(Received {
+                        messages: receive.clone(),
+                        one: returns_one(&function.item.sig.output),
+                        given,
+                    }),
                     used_params,
                     mutated_params: Vec::new(),
                     runs: Runs::InPlace,
@@ -192,14 +255,6 @@ pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
     )
 }
 
-/// The parameter an expression is, if it is a bare name.
-fn plain_name(expr: &syn::Expr) -> Option<String> {
-    match expr {
-        syn::Expr::Path(path) => path.path.get_ident().map(ToString::to_string),
-        _ => None,
-    }
-}
-
 pub fn traced_producer(args: TokenStream, item: TokenStream) -> TokenStream {
     run::<ProducerOptions>(
         "traced_producer",
@@ -215,6 +270,7 @@ pub fn traced_producer(args: TokenStream, item: TokenStream) -> TokenStream {
                 kind,
                 attributes,
                 mut used_params,
+                ..
             } = parts(
                 krate,
                 common,
@@ -249,7 +305,11 @@ pub fn traced_producer(args: TokenStream, item: TokenStream) -> TokenStream {
                     record_errors: common.records_errors(),
                     received: None,
                     used_params,
-                    mutated_params: plain_name(batch).into_iter().collect(),
+                    mutated_params: {
+                        let mut roots = Vec::new();
+                        names_read(batch, &mut roots);
+                        roots
+                    },
                     runs: Runs::InPlace,
                     krate,
                 };

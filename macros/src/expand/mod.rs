@@ -33,9 +33,9 @@ pub struct Plan {
     /// Statements run right after the start, with [`cx`] in scope (a producer's injection).
     pub after_start: TokenStream,
     pub record_errors: bool,
-    /// A pull consumer's `receive` closure: the messages in the body's output, linked from the
-    /// span before it ends.
-    pub received: Option<syn::Expr>,
+    /// A pull consumer's `receive`: the messages in the body's output, linked from the span
+    /// before it ends.
+    pub received: Option<Received>,
     /// The names the start expression reads (in `fields`, `carrier`, `batch`): parameters
     /// bound by a pattern are borrowed for it at call time.
     pub used_params: Vec<String>,
@@ -43,6 +43,16 @@ pub struct Plan {
     pub mutated_params: Vec<String>,
     /// Where the body runs.
     pub runs: Runs,
+}
+
+/// What a pull consumer's span learns from the body's output.
+pub struct Received {
+    /// `receive = …`: from the output to its messages.
+    pub messages: syn::Expr,
+    /// Whether the output holds one message at most (a single-message API).
+    pub one: bool,
+    /// The attribute keys the span starts with, which a message does not set again.
+    pub given: Vec<String>,
 }
 
 /// Where a traced body runs.
@@ -163,13 +173,28 @@ pub fn names_read(expr: &syn::Expr, out: &mut Vec<String>) {
 /// specialization picks `Err`'s `Display`, else its type name, else nothing.
 fn recorder(plan: &Plan) -> TokenStream {
     let krate = &plan.krate;
-    let received = plan.received.as_ref().map(|receive| {
+    let received = plan.received.as_ref().map(|received| {
+        let Received {
+            messages,
+            one,
+            given,
+        } = received;
+        let fetch = match one {
+            true => quote!(One),
+            false => quote!(Batch),
+        };
         // Spanned at the user's closure, path and all, where a message type that is not a
         // carrier is reported.
-        let span = receive.span();
-        let krate = respan(krate.clone(), span);
+        let span = messages.span();
+        let call = respan(quote!(#krate::__private::received), span);
         quote_spanned! {span=>
-            #krate::__private::received(__tb_cx, __tb_output, #receive);
+            #call(
+                __tb_cx,
+                __tb_output,
+                #messages,
+                #krate::__private::Fetch::#fetch,
+                &[#(#given),*],
+            );
         }
     });
     let errors = plan.record_errors.then(|| {
@@ -292,7 +317,8 @@ pub fn generate(function: Function, plan: Plan, stacking: Stacking) -> TokenStre
             _ => tokio_body(body, &plan, &record, inferable),
         };
     } else {
-        let borrows = sig::borrow_pattern_bindings(&item.sig.inputs, &plan.used_params);
+        let borrows =
+            sig::borrow_pattern_bindings(&item.sig.inputs, &plan.used_params, &plan.mutated_params);
         let moved = sig::move_params(
             &mut item.sig.inputs,
             &plan.used_params,

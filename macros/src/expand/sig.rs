@@ -91,10 +91,14 @@ pub fn move_params(
                                 quote!(#(#cfgs)* #(#lints)* let #pat = #name; #reads)
                             }
                         };
+                        // Borrowed mutably at call time (a producer's batch): `mut __tb_argN`.
+                        let mutated = crate::ast::binding_idents(pat)
+                            .iter()
+                            .any(|ident| mutated.contains(&ident.to_string()));
                         *pat = Pat::Ident(PatIdent {
                             attrs: Vec::new(),
                             by_ref: None,
-                            mutability: None,
+                            mutability: mutated.then(|| Token![mut](Span::mixed_site())),
                             ident: name.clone(),
                             subpat: None,
                         });
@@ -125,7 +129,11 @@ fn arg_name(i: usize) -> Ident {
 /// bound by the patterns of `original` (the signature before [`move_params`]), so that
 /// `fields(…)` and `carrier` can read them: `(a, _): (A, B)` with `a` used gives
 /// `let (ref a, _) = __tb_arg0;`. Plain names need nothing: the parameter is still there.
-pub fn borrow_pattern_bindings(original: &Inputs, used: &[String]) -> TokenStream {
+pub fn borrow_pattern_bindings(
+    original: &Inputs,
+    used: &[String],
+    mutated: &[String],
+) -> TokenStream {
     original
         .iter()
         .enumerate()
@@ -140,7 +148,7 @@ pub fn borrow_pattern_bindings(original: &Inputs, used: &[String]) -> TokenStrea
             {
                 return None;
             }
-            let pat = by_ref(&typed.pat, used);
+            let pat = by_ref(&typed.pat, used, mutated);
             let name = arg_name(i);
             let cfgs = cfg_attrs(&typed.attrs);
             Some(quote!(#(#cfgs)* let #pat = #name;))
@@ -151,31 +159,36 @@ pub fn borrow_pattern_bindings(original: &Inputs, used: &[String]) -> TokenStrea
 /// `pat` binding the names in `used` by reference and nothing else, so that matching it
 /// against the parameter moves nothing. The names keep their spans, to resolve as `fields`
 /// reads them.
-fn by_ref(pat: &Pat, used: &[String]) -> TokenStream {
+fn by_ref(pat: &Pat, used: &[String], mutated: &[String]) -> TokenStream {
     match pat {
         Pat::Ident(p) => {
             let ident = &p.ident;
-            let sub = p.subpat.as_ref().map(|(_, sub)| by_ref(sub, used));
+            let sub = p.subpat.as_ref().map(|(_, sub)| by_ref(sub, used, mutated));
+            // A producer's batch is written to at call time: borrowed mutably.
+            let by = match mutated.contains(&ident.to_string()) {
+                true => quote!(ref mut),
+                false => quote!(ref),
+            };
             match (used.contains(&ident.to_string()), sub) {
-                (true, Some(sub)) => quote!(ref #ident @ #sub),
-                (true, None) => quote!(ref #ident),
+                (true, Some(sub)) => quote!(#by #ident @ #sub),
+                (true, None) => quote!(#by #ident),
                 (false, Some(sub)) => sub,
                 (false, None) => quote!(_),
             }
         }
         Pat::Tuple(t) => {
-            let elems = t.elems.iter().map(|p| by_ref(p, used));
+            let elems = t.elems.iter().map(|p| by_ref(p, used, mutated));
             quote!((#(#elems,)*))
         }
         Pat::TupleStruct(t) => {
             let path = &t.path;
-            let elems = t.elems.iter().map(|p| by_ref(p, used));
+            let elems = t.elems.iter().map(|p| by_ref(p, used, mutated));
             quote!(#path(#(#elems,)*))
         }
         Pat::Struct(s) => {
             let path = &s.path;
             let fields = s.fields.iter().map(|f| {
-                let pat = by_ref(&f.pat, used);
+                let pat = by_ref(&f.pat, used, mutated);
                 match &f.member {
                     // `Pair { left }` stays short: `Pair { ref left }`.
                     syn::Member::Named(name)
@@ -194,16 +207,16 @@ fn by_ref(pat: &Pat, used: &[String]) -> TokenStream {
             quote!(#path { #(#fields,)* #rest })
         }
         Pat::Slice(s) => {
-            let elems = s.elems.iter().map(|p| by_ref(p, used));
+            let elems = s.elems.iter().map(|p| by_ref(p, used, mutated));
             quote!([#(#elems,)*])
         }
         Pat::Reference(r) => {
             let mutability = r.mutability.map(|_| quote!(mut));
-            let inner = by_ref(&r.pat, used);
+            let inner = by_ref(&r.pat, used, mutated);
             quote!(&#mutability #inner)
         }
-        Pat::Type(t) => by_ref(&t.pat, used),
-        Pat::Paren(p) => by_ref(&p.pat, used),
+        Pat::Type(t) => by_ref(&t.pat, used, mutated),
+        Pat::Paren(p) => by_ref(&p.pat, used, mutated),
         Pat::Rest(_) => quote!(..),
         _ => quote!(_),
     }

@@ -103,6 +103,67 @@ impl Inject for OwnedHeaders {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rdkafka::Timestamp;
+
+    fn attributes(message: &OwnedMessage) -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        message.message_attributes(&mut found);
+        found
+            .into_iter()
+            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_message_knows_its_topic_partition_offset_and_key() {
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "traceparent",
+            value: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        });
+        let message = OwnedMessage::new(
+            Some(b"order".to_vec()),
+            Some(b"customer-7".to_vec()),
+            "orders".into(),
+            Timestamp::NotAvailable,
+            3,
+            42,
+            Some(headers),
+        );
+        assert_eq!(
+            Extract::get(&message, "traceparent"),
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        );
+        let expected = [
+            ("messaging.system", "kafka"),
+            ("messaging.destination.name", "orders"),
+            ("messaging.destination.partition.id", "3"),
+            ("messaging.kafka.offset", "42"),
+            ("messaging.kafka.message.key", "customer-7"),
+        ];
+        let expected: Vec<_> = expected
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        assert_eq!(attributes(&message), expected);
+        // A key that is not UTF-8 is left out; a message without a payload is a tombstone.
+        let tombstone = OwnedMessage::new(
+            None,
+            Some(vec![0xff]),
+            "orders".into(),
+            Timestamp::NotAvailable,
+            0,
+            1,
+            None,
+        );
+        let found = attributes(&tombstone);
+        assert!(
+            found
+                .iter()
+                .all(|(k, _)| k != "messaging.kafka.message.key")
+        );
+        assert!(found.contains(&("messaging.kafka.message.tombstone".into(), "true".into())));
+        assert_eq!(Extract::get(&tombstone, "traceparent"), None);
+    }
 
     #[test]
     fn last_value_wins_and_set_leaves_one() {

@@ -101,7 +101,62 @@ impl Inject for FieldTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lapin::BasicProperties;
     use lapin::types::ByteArray;
+
+    fn destination(exchange: &str, routing_key: &str) -> String {
+        let delivery = Delivery::mock(1, exchange.into(), routing_key.into(), false, Vec::new());
+        let mut found = Vec::new();
+        delivery.message_attributes(&mut found);
+        found
+            .iter()
+            .find(|kv| kv.key.as_str() == "messaging.destination.name")
+            .map(|kv| kv.value.to_string())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_delivery_names_its_destination_as_the_conventions_say() {
+        // Semantic conventions v1.44, RabbitMQ, `messaging.destination.name`.
+        assert_eq!(destination("logs", "warning"), "logs:warning");
+        assert_eq!(destination("logs", ""), "logs");
+        assert_eq!(destination("", "orders"), "orders");
+        assert_eq!(destination("", ""), "amq.default");
+    }
+
+    #[test]
+    fn a_delivery_reads_its_headers_and_knows_its_ids() {
+        let mut headers = FieldTable::default();
+        headers.insert("traceparent".into(), AMQPValue::LongString("tp".into()));
+        let mut delivery = Delivery::mock(7, "".into(), "orders".into(), false, Vec::new());
+        delivery.properties = BasicProperties::default()
+            .with_headers(headers)
+            .with_message_id("m-1".into())
+            .with_correlation_id("c-1".into());
+        assert_eq!(Extract::get(&delivery, "traceparent"), Some("tp"));
+        let mut found = Vec::new();
+        delivery.message_attributes(&mut found);
+        let found: Vec<(String, String)> = found
+            .into_iter()
+            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+            .collect();
+        for expected in [
+            ("messaging.system", "rabbitmq"),
+            ("messaging.rabbitmq.destination.routing_key", "orders"),
+            ("messaging.rabbitmq.message.delivery_tag", "7"),
+            ("messaging.message.id", "m-1"),
+            ("messaging.message.conversation_id", "c-1"),
+        ] {
+            assert!(
+                found.contains(&(expected.0.into(), expected.1.into())),
+                "{expected:?} in {found:?}"
+            );
+        }
+        // A delivery without headers holds no context and says so without panicking.
+        let bare = Delivery::mock(8, "x".into(), "".into(), false, Vec::new());
+        assert_eq!(Extract::get(&bare, "traceparent"), None);
+        assert!(Extract::keys(&bare).is_empty());
+    }
 
     #[test]
     fn reads_text_values_and_skips_the_rest() {

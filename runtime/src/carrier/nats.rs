@@ -120,6 +120,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_message_knows_its_subject_and_dedup_id() {
+        let mut headers = HeaderMap::new();
+        headers.insert("Traceparent", "tp");
+        headers.insert("Nats-Msg-Id", "order-9");
+        let message = Message {
+            subject: String::from("orders.eu").into(),
+            reply: None,
+            payload: "x".into(),
+            headers: Some(headers),
+            status: None,
+            description: None,
+            length: 1,
+        };
+        assert_eq!(Extract::get(&message, "traceparent"), Some("tp"));
+        let mut found = Vec::new();
+        message.message_attributes(&mut found);
+        let found: Vec<(String, String)> = found
+            .into_iter()
+            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("messaging.system".into(), "nats".into()),
+                ("messaging.destination.name".into(), "orders.eu".into()),
+                ("messaging.message.id".into(), "order-9".into()),
+            ]
+        );
+        let bare = Message {
+            headers: None,
+            ..message
+        };
+        assert_eq!(Extract::get(&bare, "traceparent"), None);
+    }
+
+    #[test]
     fn canonicalized_names_are_found_and_bad_values_not_written() {
         let mut map = HeaderMap::new();
         map.insert(

@@ -38,14 +38,18 @@ pub fn start_consumer(
     }
     let links = || match (relation, from_remote) {
         (Relation::Link, true) => vec![Link::with_context(remote_span.clone())],
-        // The creation context is the parent; an ambient span the call was made in (an HTTP
-        // request's, say) is linked, so the correlation with it is kept (semantic conventions
-        // v1.44, "Message creation context as parent of Process span").
+        // The creation context is the parent; in the scope of an ambient span (an HTTP
+        // request's, say), v1.44's structure for that choice ("Message creation context as
+        // parent of Process span") has "two links: one to the message creation context and
+        // another one to" the ambient span, so the correlation with it is kept.
         (Relation::Parent, true) => Context::map_current(|ambient| {
             let span = ambient.span();
             let ambient = span.span_context();
             if ambient.is_valid() && ambient.span_id() != remote_span.span_id() {
-                vec![Link::with_context(ambient.clone())]
+                vec![
+                    Link::with_context(remote_span.clone()),
+                    Link::with_context(ambient.clone()),
+                ]
             } else {
                 Vec::new()
             }
@@ -145,7 +149,9 @@ pub fn inject<C: Inject + ?Sized>(started: &Started, carrier: &mut C) {
 /// the current context that is injected into that message's carrier and ended, then the `send`
 /// span, a sibling of those, with one link per message's creation context and
 /// `messaging.batch.message_count` (semantic conventions v1.44, "Batch publishing with Create
-/// spans"). `attributes` are the `send` span's; the `create` spans get the same with the
+/// spans"). A message that already holds a valid context keeps it and gets no create span; the
+/// send span links to it (§ "Producer spans": a custom creation context "SHOULD NOT be
+/// modified"). `attributes` are the `send` span's; the `create` spans get the same with the
 /// operation `create`.
 pub fn start_send_batch<'a, I, C>(
     scope: &'static Scope,
@@ -157,13 +163,23 @@ pub fn start_send_batch<'a, I, C>(
 ) -> Started
 where
     I: IntoIterator<Item = &'a mut C>,
-    C: Inject + ?Sized + 'a,
+    C: Inject + Extract + ?Sized + 'a,
 {
+    let empty = Context::new();
+    let own_context = |carrier: &C| {
+        let remote = propagation::extract_with(&empty, carrier);
+        let span = remote.span();
+        let sc = span.span_context();
+        sc.is_valid().then(|| sc.clone())
+    };
     let Some(tracer) = scope.tracer() else {
-        // Nothing is recorded; what the caller carries still goes on with every message.
+        // Nothing is recorded; what the caller carries still goes on with every message that
+        // has no context of its own.
         let started = Started::in_current_without_span(false);
         for carrier in carriers {
-            inject(&started, carrier);
+            if own_context(carrier).is_none() {
+                inject(&started, carrier);
+            }
         }
         return started;
     };
@@ -180,6 +196,10 @@ where
     let mut count: i64 = 0;
     for carrier in carriers {
         count += 1;
+        if let Some(custom) = own_context(carrier) {
+            links.push(Link::with_context(custom));
+            continue;
+        }
         let created = tracer.start(
             scope,
             || {
@@ -214,11 +234,31 @@ where
     )
 }
 
+/// How a `receive` span counts what it fetched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fetch {
+    /// A single-message API (its output an `Option`): no `messaging.batch.message_count`.
+    One,
+    /// A batch API: `messaging.batch.message_count`, 0 included.
+    Batch,
+}
+
 /// Links the `receive` span in `cx` to the creation context of every message `output` holds,
-/// and records how many there are: what a pull consumer's span learns only when its fetch
+/// and records what the fetch learned: what a pull consumer's span knows only when its fetch
 /// returns (semantic conventions v1.44, "Receive span").
-pub fn received<'a, O: ?Sized, I>(cx: &Context, output: &'a O, messages: impl FnOnce(&'a O) -> I)
-where
+///
+/// One message's attributes (its id, say) go on the span; of a batch, whose messages differ in
+/// theirs (§ "Recording per-message attributes on batch operations"), only the system. Keys in
+/// `given`, which the macro's options set at span start, are not set again.
+/// `messaging.batch.message_count` is recorded for batch APIs only (§ its note: "SHOULD NOT use
+/// it for single-message APIs").
+pub fn received<'a, O: ?Sized, I>(
+    cx: &Context,
+    output: &'a O,
+    messages: impl FnOnce(&'a O) -> I,
+    fetch: Fetch,
+    given: &[&str],
+) where
     I: IntoIterator,
     I::Item: Extract,
 {
@@ -237,19 +277,13 @@ where
             message.message_attributes(&mut found);
         }
     }
-    // Attributes of the one message when there is one; a batch's messages differ in theirs
-    // (§ "Recording per-message attributes on batch operations"). The system and destination
-    // are the options' to set at span start, not repeated here.
-    if count == 1 {
-        let per_message = |kv: &KeyValue| {
-            !matches!(
-                kv.key.as_str(),
-                "messaging.system" | "messaging.destination.name"
-            )
-        };
-        for kv in found.into_iter().filter(per_message) {
-            span.set_attribute(kv);
-        }
+    let keep = |kv: &KeyValue| {
+        !given.contains(&kv.key.as_str()) && (count == 1 || kv.key.as_str() == "messaging.system")
+    };
+    for kv in found.into_iter().filter(keep) {
+        span.set_attribute(kv);
     }
-    span.set_attribute(KeyValue::new(BATCH_COUNT, count));
+    if fetch == Fetch::Batch {
+        span.set_attribute(KeyValue::new(BATCH_COUNT, count));
+    }
 }

@@ -13,7 +13,9 @@ mod traced;
 pub use crate::globals::Scope;
 #[cfg(feature = "tokio")]
 pub use blocking::{Blocking, Executor, blocking};
-pub use messaging::{Relation, inject, received, start_batch, start_consumer, start_send_batch};
+pub use messaging::{
+    Fetch, Relation, inject, received, start_batch, start_consumer, start_send_batch,
+};
 pub use opentelemetry::KeyValue;
 pub use opentelemetry::trace::SpanKind;
 pub use outcome::Outcome;
