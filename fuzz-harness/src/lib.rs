@@ -79,7 +79,9 @@ pub fn check(cx: &Context) {
     assert!(bytes <= 8192, "at most 8192 bytes of baggage, got {bytes}");
 }
 
-/// Injects `cx` into every writable carrier; no written value may split a header.
+/// Injects `cx` into every writable carrier; no written value may split a header. What a W3C
+/// propagator writes, it reads back as the same thing: extracting and injecting it again
+/// writes the same `tracestate` and `baggage` (their grammars and limits hold on the way out).
 fn reinject(cx: &Context, propagator: &dyn TextMapPropagator) {
     let mut map = HashMap::<String, String>::new();
     propagator.inject_context(cx, &mut map);
@@ -89,6 +91,15 @@ fn reinject(cx: &Context, propagator: &dyn TextMapPropagator) {
             !value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0),
             "{value:?}"
         );
+    }
+    let fields: Vec<&str> = propagator.fields().collect();
+    if fields == ["traceparent", "tracestate"] || fields == ["baggage"] {
+        let again = propagator.extract(&map);
+        let mut map2 = HashMap::<String, String>::new();
+        propagator.inject_context(&again, &mut map2);
+        for key in ["traceparent", "tracestate", "baggage"] {
+            assert_eq!(map.get(key), map2.get(key), "{key} is not a fixpoint");
+        }
     }
     let mut http = http::HeaderMap::new();
     tracebound::propagation::inject_context(cx, &mut http);
