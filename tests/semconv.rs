@@ -263,7 +263,7 @@ async fn a_pull_consumer_gets_a_receive_span_linking_each_message() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_receive_of_one_message_records_its_attributes_and_errors_are_recorded() {
+async fn a_batch_receive_of_one_message_is_counted_and_errors_are_recorded() {
     let root = "semconv-receive-one";
     let ((), trace) = traced(root, async {
         let mut headers = Headers::new();
@@ -280,7 +280,13 @@ async fn a_receive_of_one_message_records_its_attributes_and_errors_are_recorded
     let receives = trace.all("receive orders");
     assert_eq!(receives.len(), 2);
     let (ok, failed) = (receives[0], receives[1]);
-    assert_eq!(kv(ok, "messaging.message.id"), s("m-1").as_ref());
+    // A batch API that fetched one message: counted, and the message's own attributes stay on
+    // its link (§ "Recording per-message attributes on batch operations").
+    assert_eq!(
+        kv(ok, "messaging.batch.message_count"),
+        Some(&Value::I64(1))
+    );
+    assert_eq!(kv(ok, "messaging.message.id"), None);
     // The options' destination is not replaced by the message's.
     assert_eq!(kv(ok, "messaging.destination.name"), s("orders").as_ref());
     assert_eq!(
@@ -515,4 +521,129 @@ async fn a_single_message_receive_has_no_count_and_takes_what_the_options_left()
         .filter(|a| a.key.as_str() == "messaging.system")
         .count();
     assert_eq!(systems, 1);
+}
+
+/// `fields(…)` reading the batch the producer writes into.
+#[traced_producer(
+    batch = batch,
+    carrier = |m| &mut m.headers,
+    destination = "orders",
+    fields(batch.size = batch.len(), messaging.batch.message_count = 7)
+)]
+async fn send_batch_with_fields(batch: &mut Vec<Message>) {}
+
+#[traced_consumer(
+    system = "testmq",
+    fields(messaging.operation.name = "poll", messaging.system = "given"),
+    receive = |got| got.iter(),
+)]
+async fn poll(queue: Option<Delivery>) -> Option<Delivery> {
+    queue
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_win_over_the_options_and_no_key_is_set_twice() {
+    let root = "semconv-fields-win";
+    let ((), trace) = traced(root, async {
+        let mut batch = vec![
+            Message {
+                id: 1,
+                headers: Headers::new(),
+            },
+            Message {
+                id: 2,
+                headers: Headers::new(),
+            },
+        ];
+        send_batch_with_fields(&mut batch).await;
+        poll(Some(Delivery {
+            queue: "orders-q",
+            id: "m-9",
+            headers: Headers::new(),
+        }))
+        .await;
+    })
+    .await;
+    let unique = |span: &opentelemetry_sdk::trace::SpanData| {
+        let mut keys: Vec<_> = span.attributes.iter().map(|a| a.key.as_str()).collect();
+        let all = keys.len();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), all, "{}: a key set twice: {keys:?}", span.name);
+    };
+    let send = trace.span("send orders");
+    unique(send);
+    assert_eq!(kv(send, "batch.size"), Some(&Value::I64(2)));
+    assert_eq!(
+        kv(send, "messaging.batch.message_count"),
+        Some(&Value::I64(7))
+    );
+    for create in trace.all("create orders") {
+        unique(create);
+        // A create span is about one message: no batch count.
+        assert_eq!(kv(create, "messaging.batch.message_count"), None);
+    }
+    let poll = trace.span("poll");
+    unique(poll);
+    assert_eq!(kv(poll, "messaging.operation.name"), s("poll").as_ref());
+    assert_eq!(kv(poll, "messaging.system"), s("given").as_ref());
+    assert_eq!(kv(poll, "messaging.message.id"), s("m-9").as_ref());
+}
+
+type Fetched = Option<Delivery>;
+
+#[traced_consumer(receive = |got| got.iter())]
+fn boxed_one(
+    queue: Option<Delivery>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<Delivery>> + Send>> {
+    Box::pin(async move { queue })
+}
+
+#[traced_consumer(receive = |got| got.iter().flatten())]
+async fn optional_batch(queue: Option<Vec<Delivery>>) -> Option<Vec<Delivery>> {
+    queue
+}
+
+#[traced_consumer(receive = |got| got.iter())]
+async fn recv(queue: Delivery) -> Result<Delivery, String> {
+    Ok(queue)
+}
+
+#[traced_consumer(receive = |got| got.iter())]
+async fn aliased(queue: Option<Delivery>) -> Fetched {
+    queue
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_message_or_a_batch_is_read_from_the_declared_output() {
+    let root = "semconv-output-shapes";
+    let one = |id| Delivery {
+        queue: "orders-q",
+        id,
+        headers: Headers::new(),
+    };
+    let ((), trace) = traced(root, async move {
+        boxed_one(Some(one("a"))).await;
+        optional_batch(Some(vec![one("b"), one("c")])).await;
+        recv(one("d")).await.unwrap();
+        aliased(Some(one("e"))).await;
+    })
+    .await;
+    let count = |name: &str| kv(trace.span(name), "messaging.batch.message_count").cloned();
+    // Through `Pin<Box<dyn Future<Output = Option<M>>>>`: one message.
+    assert_eq!(count("boxed_one"), None);
+    assert_eq!(
+        kv(trace.span("boxed_one"), "messaging.message.id"),
+        s("a").as_ref()
+    );
+    // `Option<Vec<M>>` is a batch.
+    assert_eq!(count("optional_batch"), Some(Value::I64(2)));
+    // `Result<M, E>` (rdkafka's `recv`) is one message.
+    assert_eq!(count("recv"), None);
+    assert_eq!(
+        kv(trace.span("recv"), "messaging.message.id"),
+        s("d").as_ref()
+    );
+    // A type alias is read as written: not seen through, counted as a batch (README).
+    assert_eq!(count("aliased"), Some(Value::I64(1)));
 }

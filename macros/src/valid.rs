@@ -236,6 +236,35 @@ fn receive_options(
             .with_span(&receive.0),
         );
     }
+    // The closure runs on the output, after the body has taken every parameter.
+    let parameters: Vec<String> = function
+        .item
+        .sig
+        .inputs
+        .iter()
+        .flat_map(|arg| match arg {
+            FnArg::Typed(typed) => crate::ast::binding_idents(&typed.pat),
+            FnArg::Receiver(receiver) => vec![syn::Ident::from(receiver.self_token)],
+        })
+        .map(|ident| ident.to_string())
+        .collect();
+    // (A `receive` that is a parameter was reported above, once.)
+    let read = match is_function(&receive.0, function) {
+        true => crate::expand::reads(&receive.0).0,
+        false => Vec::new(),
+    };
+    for ident in read {
+        if parameters.contains(&ident.to_string()) {
+            errors.push(
+                Error::custom(format!(
+                    "`receive` cannot read the parameter `{ident}`: it runs on the function's \
+                     output, after the body has taken the parameters; return what it needs \
+                     with the messages"
+                ))
+                .with_span(&ident),
+            );
+        }
+    }
     let conflicts: [(&str, Option<Span>); 3] = [
         ("carrier", options.carrier.as_ref().map(|c| c.0.span())),
         ("batch", options.batch.as_ref().map(|c| c.0.span())),

@@ -43,4 +43,16 @@ async fn producer_batch_without_a_carrier(batch: &mut [Message]) -> usize {
     batch.len()
 }
 
+#[traced_consumer(receive = |out| out.iter().filter(|m| m.headers.len() > limit).map(|m| &m.headers))]
+async fn receive_reads_a_parameter(limit: usize) -> Vec<Message> {
+    let _ = limit;
+    Vec::new()
+}
+
+#[deny(unused_variables)]
+#[traced_consumer(receive = |o| o.iter().map(|m| &m.headers))]
+fn receive_closure_names_are_its_own(o: u32, queue: Option<Message>) -> Option<Message> {
+    queue
+}
+
 fn main() {}

@@ -123,4 +123,25 @@ async fn receive_by_path(queue: Vec<Message>) -> Vec<Message> {
     queue
 }
 
+struct Outbox {
+    pending: Vec<Outgoing>,
+}
+
+impl Outbox {
+    #[traced_producer(batch = self.pending, carrier = |m| &mut m.headers)]
+    async fn flush(self) -> Vec<Outgoing> {
+        self.pending
+    }
+
+    #[traced_producer(batch = self.pending, carrier = |m| &mut m.headers)]
+    fn flush_borrowed(&mut self) -> usize {
+        self.pending.len()
+    }
+}
+
+#[traced_producer(batch = batch, carrier = |m| &mut m.headers, fields(count = batch.len()))]
+async fn send_batch_read_by_fields(batch: Vec<Outgoing>) -> usize {
+    batch.len()
+}
+
 fn main() {}

@@ -99,7 +99,19 @@ fn parts(
         .map(|(key, _)| (*key).to_owned())
         .chain(common.fields.0.iter().map(|field| field.key.value()))
         .collect();
-    let fixed: Vec<(&'static str, &LitStr)> = fixed.iter().map(|(k, v)| (*k, v)).collect();
+    // A key `fields(…)` sets is the user's: the options' value for it is left out, never sent
+    // twice.
+    let fixed: Vec<(&'static str, &LitStr)> = fixed
+        .iter()
+        .filter(|(key, _)| {
+            !common
+                .fields
+                .0
+                .iter()
+                .any(|field| field.key.value() == *key)
+        })
+        .map(|(k, v)| (*k, v))
+        .collect();
     let mut used_params = idents_in_fields(common);
     let carrier = carrier.map(|c| &c.0);
     if let Some(carrier) = carrier {
@@ -116,16 +128,20 @@ fn parts(
     }
 }
 
-/// Whether a pull consumer's output is one message at most (`Option<M>`, `Result<Option<M>, E>`,
-/// or a future of one): a single-message API, whose span gets no batch count.
+/// Whether a pull consumer's output is one message at most: a single-message API, whose span
+/// gets no batch count and does get the message's attributes.
+///
+/// Read from the declared type, through `Option`, `Result`, `Box`, `Pin` and a future's
+/// `Output`: a collection (`Vec`, `VecDeque`, a slice or array, an iterator or stream) is a
+/// batch; anything else is one message (`Option<M>`, `Result<M, E>`, `Option<Result<M, E>>`).
+/// A type the macro cannot see through (an alias, `Self::Output`) counts as a batch.
 fn returns_one(output: &syn::ReturnType) -> bool {
-    fn one(ty: &syn::Type) -> bool {
+    /// `Some(true)`: one message; `Some(false)`: a batch; `None`: cannot tell.
+    fn one(ty: &syn::Type, wrapped: bool) -> Option<bool> {
         match ty {
             syn::Type::Path(path) => {
-                let Some(last) = path.path.segments.last() else {
-                    return false;
-                };
-                let first_arg = || match &last.arguments {
+                let last = path.path.segments.last()?;
+                let first_type = || match &last.arguments {
                     syn::PathArguments::AngleBracketed(args) => {
                         args.args.iter().find_map(|arg| match arg {
                             syn::GenericArgument::Type(ty) => Some(ty),
@@ -135,27 +151,48 @@ fn returns_one(output: &syn::ReturnType) -> bool {
                     _ => None,
                 };
                 match last.ident.to_string().as_str() {
-                    "Option" => true,
-                    "Result" => first_arg().is_some_and(one),
-                    _ => false,
+                    "Option" | "Result" | "Box" | "Pin" | "Poll" => one(first_type()?, true),
+                    "Vec" | "VecDeque" | "LinkedList" | "SmallVec" | "ArrayVec" => Some(false),
+                    // A message type inside a wrapper (`Option<M>`, `Result<M, E>`): one message.
+                    _ if wrapped => Some(true),
+                    _ => None,
                 }
             }
-            syn::Type::ImplTrait(bounds) => bounds.bounds.iter().any(|bound| match bound {
-                syn::TypeParamBound::Trait(t) => t.path.segments.iter().any(|s| {
-                    matches!(&s.arguments, syn::PathArguments::AngleBracketed(args)
-                        if args.args.iter().any(|a| matches!(a,
-                            syn::GenericArgument::AssocType(assoc)
-                                if assoc.ident == "Output" && one(&assoc.ty))))
-                }),
-                _ => false,
-            }),
-            syn::Type::Paren(inner) => one(&inner.elem),
-            syn::Type::Group(inner) => one(&inner.elem),
-            _ => false,
+            syn::Type::Slice(_) | syn::Type::Array(_) => Some(false),
+            syn::Type::Reference(reference) => one(&reference.elem, wrapped),
+            syn::Type::Paren(inner) => one(&inner.elem, wrapped),
+            syn::Type::Group(inner) => one(&inner.elem, wrapped),
+            syn::Type::ImplTrait(syn::TypeImplTrait { bounds, .. })
+            | syn::Type::TraitObject(syn::TypeTraitObject { bounds, .. }) => {
+                bounds.iter().find_map(|bound| {
+                    let syn::TypeParamBound::Trait(bound) = bound else {
+                        return None;
+                    };
+                    let last = bound.path.segments.last()?;
+                    match last.ident.to_string().as_str() {
+                        "Iterator" | "IntoIterator" | "Stream" => Some(false),
+                        "Future" => match &last.arguments {
+                            syn::PathArguments::AngleBracketed(args) => {
+                                args.args.iter().find_map(|arg| match arg {
+                                    syn::GenericArgument::AssocType(assoc)
+                                        if assoc.ident == "Output" =>
+                                    {
+                                        one(&assoc.ty, wrapped)
+                                    }
+                                    _ => None,
+                                })
+                            }
+                            _ => None,
+                        },
+                        _ => None,
+                    }
+                })
+            }
+            _ => None,
         }
     }
     match output {
-        syn::ReturnType::Type(_, ty) => one(ty),
+        syn::ReturnType::Type(_, ty) => one(ty, false).unwrap_or(false),
         syn::ReturnType::Default => false,
     }
 }
@@ -295,11 +332,14 @@ pub fn traced_producer(args: TokenStream, item: TokenStream) -> TokenStream {
                 // is reported.
                 let messages = quote_spanned!(batch.span()=> (#batch).iter_mut().map(#carrier));
                 return Plan {
+                    // The attributes first, so that `fields(…)` may read the batch the
+                    // messages' contexts are then written into.
                     start: quote! {
-                        #krate::__private::start_send_batch(
+                        #krate::__private::send_batch(
                             #scope, #name, #create, #krate::__private::SpanKind::#kind,
-                            #messages, #attributes,
+                            #attributes,
                         )
+                        .start(#messages)
                     },
                     after_start: quote!(),
                     record_errors: common.records_errors(),

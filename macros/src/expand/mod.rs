@@ -154,19 +154,49 @@ pub fn idents_in_fields(common: &Common) -> Vec<String> {
 
 /// The names an expression reads: paths of one identifier (not method or field names), and
 /// any identifier inside a macro call, which cannot be told apart.
+///
+/// A closure's own parameters are not names it reads from outside: `receive = |o| o.iter()`
+/// reads no parameter `o` of the function.
 pub fn names_read(expr: &syn::Expr, out: &mut Vec<String>) {
-    struct Names<'a>(&'a mut Vec<String>);
-    impl<'ast> Visit<'ast> for Names<'_> {
+    let (paths, in_macros) = reads(expr);
+    out.extend(paths.iter().map(ToString::to_string));
+    out.extend(in_macros);
+}
+
+/// The one-identifier paths an expression reads from outside its closures' parameters, and the
+/// identifiers inside its macro calls.
+pub fn reads(expr: &syn::Expr) -> (Vec<Ident>, Vec<String>) {
+    #[derive(Default)]
+    struct Names {
+        paths: Vec<Ident>,
+        in_macros: Vec<String>,
+        /// The parameters of the closures being visited.
+        shadowed: Vec<String>,
+    }
+    impl<'ast> Visit<'ast> for Names {
         fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {
-            if let Some(ident) = path.path.get_ident() {
-                self.0.push(ident.to_string());
+            if let Some(ident) = path.path.get_ident()
+                && !self.shadowed.contains(&ident.to_string())
+            {
+                self.paths.push(ident.clone());
             }
         }
+        fn visit_expr_closure(&mut self, closure: &'ast syn::ExprClosure) {
+            let before = self.shadowed.len();
+            for input in &closure.inputs {
+                let bound = crate::ast::binding_idents(input);
+                self.shadowed.extend(bound.iter().map(ToString::to_string));
+            }
+            self.visit_expr(&closure.body);
+            self.shadowed.truncate(before);
+        }
         fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-            crate::ast::idents(mac.tokens.clone(), self.0);
+            crate::ast::idents(mac.tokens.clone(), &mut self.in_macros);
         }
     }
-    Names(out).visit_expr(expr);
+    let mut names = Names::default();
+    names.visit_expr(expr);
+    (names.paths, names.in_macros)
 }
 
 /// The closure that records the body's output on the span before it ends: autoref

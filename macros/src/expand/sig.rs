@@ -53,6 +53,12 @@ pub fn move_params(
         .enumerate()
         .map(|(i, arg)| match arg {
             FnArg::Receiver(receiver) => {
+                // An owned `self` whose field is a producer's batch is written to at call time.
+                if matches!(receiver.kind, syn::ReceiverKind::Value | syn::ReceiverKind::Typed(..))
+                    && mutated.iter().any(|name| name == "self")
+                {
+                    receiver.mutability = Some(Token![mut](Span::mixed_site()));
+                }
                 // `self` cannot be rebound; naming it moves it into the body, as in an
                 // `async fn`, used or not.
                 let self_token = Token![self](receiver.self_token.span);

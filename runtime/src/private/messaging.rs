@@ -127,7 +127,9 @@ where
     }
     let builder = || {
         let mut attributes = attributes().unwrap_or_default();
-        attributes.push(KeyValue::new(BATCH_COUNT, count));
+        if !attributes.iter().any(|kv| kv.key.as_str() == BATCH_COUNT) {
+            attributes.push(KeyValue::new(BATCH_COUNT, count));
+        }
         builder(name, kind, Some(attributes), links)
     };
     match scope.tracer() {
@@ -145,93 +147,120 @@ pub fn inject<C: Inject + ?Sized>(started: &Started, carrier: &mut C) {
     }
 }
 
-/// Starts the `send` span of a batch: first one `create` span per message, a PRODUCER child of
-/// the current context that is injected into that message's carrier and ended, then the `send`
-/// span, a sibling of those, with one link per message's creation context and
-/// `messaging.batch.message_count` (semantic conventions v1.44, "Batch publishing with Create
-/// spans"). A message that already holds a valid context keeps it and gets no create span; the
-/// send span links to it (§ "Producer spans": a custom creation context "SHOULD NOT be
-/// modified"). `attributes` are the `send` span's; the `create` spans get the same with the
-/// operation `create`.
-pub fn start_send_batch<'a, I, C>(
+/// The `send` span of a batch, before its messages are known: the span's attributes, read
+/// first so that `fields(…)` may read the batch that [`SendBatch::start`] then writes to.
+pub struct SendBatch {
     scope: &'static Scope,
     name: &'static str,
     create_name: &'static str,
     kind: SpanKind,
-    carriers: I,
+    /// `None` with no provider: nothing is recorded, and no field was evaluated.
+    attributes: Option<Vec<KeyValue>>,
+}
+
+/// Reads a batch `send` span's attributes, if a provider records it.
+pub fn send_batch(
+    scope: &'static Scope,
+    name: &'static str,
+    create_name: &'static str,
+    kind: SpanKind,
     attributes: impl FnOnce() -> Option<Vec<KeyValue>>,
-) -> Started
-where
-    I: IntoIterator<Item = &'a mut C>,
-    C: Inject + Extract + ?Sized + 'a,
-{
-    let empty = Context::new();
-    let own_context = |carrier: &C| {
-        let remote = propagation::extract_with(&empty, carrier);
-        let span = remote.span();
-        let sc = span.span_context();
-        sc.is_valid().then(|| sc.clone())
-    };
-    let Some(tracer) = scope.tracer() else {
-        // Nothing is recorded; what the caller carries still goes on with every message that
-        // has no context of its own.
-        let started = Started::in_current_without_span(false);
+) -> SendBatch {
+    let attributes = scope.tracer().map(|_| attributes().unwrap_or_default());
+    SendBatch {
+        scope,
+        name,
+        create_name,
+        kind,
+        attributes,
+    }
+}
+
+impl SendBatch {
+    /// Starts the `send` span of a batch: first one `create` span per message, a PRODUCER child
+    /// of the current context that is injected into that message's carrier and ended, then the
+    /// `send` span, a sibling of those, with one link per message's creation context and
+    /// `messaging.batch.message_count` (semantic conventions v1.44, "Batch publishing with
+    /// Create spans"). A message that already holds a valid context keeps it and gets no create
+    /// span; the send span links to it (§ "Producer spans": a custom creation context "SHOULD
+    /// NOT be modified"). The `create` spans get the `send` span's attributes with the operation
+    /// `create` and without the batch's count.
+    pub fn start<'a, I, C>(self, carriers: I) -> Started
+    where
+        I: IntoIterator<Item = &'a mut C>,
+        C: Inject + Extract + ?Sized + 'a,
+    {
+        let empty = Context::new();
+        let own_context = |carrier: &C| {
+            let remote = propagation::extract_with(&empty, carrier);
+            let span = remote.span();
+            let sc = span.span_context();
+            sc.is_valid().then(|| sc.clone())
+        };
+        let tracer = self.scope.tracer();
+        let (Some(tracer), Some(mut attributes)) = (tracer, self.attributes) else {
+            // Nothing is recorded; what the caller carries still goes on with every message
+            // that has no context of its own.
+            let started = Started::in_current_without_span(false);
+            for carrier in carriers {
+                if own_context(carrier).is_none() {
+                    inject(&started, carrier);
+                }
+            }
+            return started;
+        };
+        let parent = Context::current();
+        let create_attributes: Vec<KeyValue> = attributes
+            .iter()
+            .filter(|kv| kv.key.as_str() != BATCH_COUNT)
+            .map(|kv| match kv.key.as_str() {
+                OPERATION_NAME | OPERATION_TYPE => KeyValue::new(kv.key.clone(), "create"),
+                _ => kv.clone(),
+            })
+            .collect();
+        let mut links = Vec::new();
+        let mut count: i64 = 0;
         for carrier in carriers {
-            if own_context(carrier).is_none() {
-                inject(&started, carrier);
+            count += 1;
+            if let Some(custom) = own_context(carrier) {
+                links.push(Link::with_context(custom));
+                continue;
+            }
+            let created = tracer.start(
+                self.scope,
+                || {
+                    builder(
+                        self.create_name,
+                        SpanKind::Producer,
+                        Some(create_attributes.clone()),
+                        Vec::new(),
+                    )
+                },
+                &parent,
+                false,
+            );
+            inject(&created, carrier);
+            if let Some(cx) = &created.cx {
+                let span = cx.span();
+                if span.span_context().is_valid() {
+                    links.push(Link::with_context(span.span_context().clone()));
+                }
+                if created.live {
+                    span.end();
+                }
             }
         }
-        return started;
-    };
-    let parent = Context::current();
-    let attributes = attributes().unwrap_or_default();
-    let create_attributes: Vec<KeyValue> = attributes
-        .iter()
-        .map(|kv| match kv.key.as_str() {
-            OPERATION_NAME | OPERATION_TYPE => KeyValue::new(kv.key.clone(), "create"),
-            _ => kv.clone(),
-        })
-        .collect();
-    let mut links = Vec::new();
-    let mut count: i64 = 0;
-    for carrier in carriers {
-        count += 1;
-        if let Some(custom) = own_context(carrier) {
-            links.push(Link::with_context(custom));
-            continue;
+        // A count `fields(…)` set is the user's; not set twice.
+        if !attributes.iter().any(|kv| kv.key.as_str() == BATCH_COUNT) {
+            attributes.push(KeyValue::new(BATCH_COUNT, count));
         }
-        let created = tracer.start(
-            scope,
-            || {
-                builder(
-                    create_name,
-                    SpanKind::Producer,
-                    Some(create_attributes.clone()),
-                    Vec::new(),
-                )
-            },
+        tracer.start(
+            self.scope,
+            || builder(self.name, self.kind, Some(attributes), links),
             &parent,
             false,
-        );
-        inject(&created, carrier);
-        if let Some(cx) = &created.cx {
-            let span = cx.span();
-            if span.span_context().is_valid() {
-                links.push(Link::with_context(span.span_context().clone()));
-            }
-            if created.live {
-                span.end();
-            }
-        }
+        )
     }
-    let mut attributes = attributes;
-    attributes.push(KeyValue::new(BATCH_COUNT, count));
-    tracer.start(
-        scope,
-        || builder(name, kind, Some(attributes), links),
-        &parent,
-        false,
-    )
 }
 
 /// How a `receive` span counts what it fetched.
@@ -247,9 +276,10 @@ pub enum Fetch {
 /// and records what the fetch learned: what a pull consumer's span knows only when its fetch
 /// returns (semantic conventions v1.44, "Receive span").
 ///
-/// One message's attributes (its id, say) go on the span; of a batch, whose messages differ in
-/// theirs (§ "Recording per-message attributes on batch operations"), only the system. Keys in
-/// `given`, which the macro's options set at span start, are not set again.
+/// A single-message API's message gives the span its attributes (its id, say); of a batch API,
+/// whose messages differ in theirs (§ "Recording per-message attributes on batch operations"),
+/// only the system, even when it fetched one. Keys in `given`, which the macro's options set at
+/// span start, are not set again.
 /// `messaging.batch.message_count` is recorded for batch APIs only (§ its note: "SHOULD NOT use
 /// it for single-message APIs").
 pub fn received<'a, O: ?Sized, I>(
@@ -277,13 +307,15 @@ pub fn received<'a, O: ?Sized, I>(
             message.message_attributes(&mut found);
         }
     }
+    // A single-message API's one message gives its attributes; a batch's only its system.
+    let one = fetch == Fetch::One;
     let keep = |kv: &KeyValue| {
-        !given.contains(&kv.key.as_str()) && (count == 1 || kv.key.as_str() == "messaging.system")
+        !given.contains(&kv.key.as_str()) && (one || kv.key.as_str() == "messaging.system")
     };
     for kv in found.into_iter().filter(keep) {
         span.set_attribute(kv);
     }
-    if fetch == Fetch::Batch {
+    if !one && !given.contains(&BATCH_COUNT) {
         span.set_attribute(KeyValue::new(BATCH_COUNT, count));
     }
 }

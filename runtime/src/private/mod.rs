@@ -14,7 +14,7 @@ pub use crate::globals::Scope;
 #[cfg(feature = "tokio")]
 pub use blocking::{Blocking, Executor, blocking};
 pub use messaging::{
-    Fetch, Relation, inject, received, start_batch, start_consumer, start_send_batch,
+    Fetch, Relation, SendBatch, inject, received, send_batch, start_batch, start_consumer,
 };
 pub use opentelemetry::KeyValue;
 pub use opentelemetry::trace::SpanKind;
