@@ -647,3 +647,38 @@ async fn one_message_or_a_batch_is_read_from_the_declared_output() {
     // A type alias is read as written: not seen through, counted as a batch (README).
     assert_eq!(count("aliased"), Some(Value::I64(1)));
 }
+
+#[async_trait::async_trait]
+trait Source {
+    async fn pull(&self, queue: Option<Delivery>) -> Option<Delivery>;
+}
+
+struct Queue;
+
+#[async_trait::async_trait]
+impl Source for Queue {
+    #[traced_consumer(receive = |got| got.iter())]
+    async fn pull(&self, queue: Option<Delivery>) -> Option<Delivery> {
+        queue
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_trait_method_returning_an_option_is_a_single_message_api() {
+    let root = "semconv-async-trait";
+    let ((), trace) = traced(root, async {
+        let got = Queue
+            .pull(Some(Delivery {
+                queue: "orders-q",
+                id: "t-1",
+                headers: Headers::new(),
+            }))
+            .await;
+        assert!(got.is_some());
+    })
+    .await;
+    let pull = trace.span("pull");
+    assert_eq!(kv(pull, "messaging.batch.message_count"), None);
+    assert_eq!(kv(pull, "messaging.message.id"), s("t-1").as_ref());
+    assert_eq!(pull.parent_span_id, trace.span(root).span_context.span_id());
+}
