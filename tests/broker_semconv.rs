@@ -18,7 +18,7 @@ use opentelemetry_sdk::trace::SpanData;
 use std::time::Duration;
 use tracebound::{traced_consumer, traced_producer};
 use tracebound_tests::brokers::{amqp, enabled, exclusive_queue, nats, unique};
-use tracebound_tests::{attribute, traced};
+use tracebound_tests::{attribute, ids, linked, traced};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -129,13 +129,9 @@ async fn rabbitmq_batch_send_receive_and_process_follow_the_conventions() {
         attribute(send, "messaging.batch.message_count"),
         Some(&Value::I64(3))
     );
-    let linked: Vec<_> = send
-        .links
-        .iter()
-        .map(|l| l.span_context.span_id())
-        .collect();
-    let created: Vec<_> = creates.iter().map(|c| c.span_context.span_id()).collect();
-    assert_eq!(linked, created, "send links every create span");
+    let links = linked(send);
+    let created = ids(&creates);
+    assert_eq!(links, created, "send links every create span");
     for create in &creates {
         assert_eq!(create.span_kind, SpanKind::Producer);
         assert_eq!(create.parent_span_id, root.span_context.span_id());
@@ -186,11 +182,7 @@ async fn rabbitmq_batch_send_receive_and_process_follow_the_conventions() {
     for (i, (process, create)) in processes.iter().zip(&creates).enumerate() {
         assert_eq!(process.span_kind, SpanKind::Consumer);
         assert_eq!(process.parent_span_id, create.span_context.span_id());
-        let links: Vec<_> = process
-            .links
-            .iter()
-            .map(|l| l.span_context.span_id())
-            .collect();
+        let links = linked(process);
         assert_eq!(
             links,
             [create.span_context.span_id(), root.span_context.span_id()]
@@ -371,13 +363,9 @@ async fn jetstream_fetch_is_a_receive_span_and_messages_know_their_consumer() {
         attribute(receive, "messaging.batch.message_count"),
         Some(&Value::I64(2))
     );
-    let linked: Vec<_> = receive
-        .links
-        .iter()
-        .map(|l| l.span_context.span_id())
-        .collect();
-    let sent: Vec<_> = sends.iter().map(|s| s.span_context.span_id()).collect();
-    assert_eq!(linked, sent, "the receive span links each fetched message");
+    let links = linked(receive);
+    let sent = ids(&sends);
+    assert_eq!(links, sent, "the receive span links each fetched message");
     assert_eq!(
         attribute(receive, "messaging.message.id"),
         None,

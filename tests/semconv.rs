@@ -8,7 +8,7 @@ use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue, Value};
 use std::collections::HashMap;
 use tracebound::{Extract, traced_consumer, traced_producer, traced_task};
-use tracebound_tests::{attribute, traced};
+use tracebound_tests::{attribute, ids, linked, traced};
 
 type Headers = HashMap<String, String>;
 
@@ -169,13 +169,9 @@ async fn a_published_batch_gets_a_create_span_per_message_linked_from_send() {
         assert!(create.end_time <= send.end_time);
     }
     assert_eq!(send.parent_span_id, root_span.span_context.span_id());
-    let linked: Vec<_> = send
-        .links
-        .iter()
-        .map(|l| l.span_context.span_id())
-        .collect();
-    let created: Vec<_> = creates.iter().map(|c| c.span_context.span_id()).collect();
-    assert_eq!(linked, created);
+    let links = linked(send);
+    let created = ids(&creates);
+    assert_eq!(links, created);
     // Each message's consumer continues its own create span.
     let parents: Vec<_> = trace
         .all("process orders")
@@ -249,17 +245,9 @@ async fn a_pull_consumer_gets_a_receive_span_linking_each_message() {
         kv(receive, "messaging.batch.message_count"),
         Some(&Value::I64(4))
     );
-    let linked: Vec<_> = receive
-        .links
-        .iter()
-        .map(|l| l.span_context.span_id())
-        .collect();
-    let created: Vec<_> = trace
-        .all("create orders")
-        .iter()
-        .map(|c| c.span_context.span_id())
-        .collect();
-    assert_eq!(linked, created, "the malformed message links to nothing");
+    let links = linked(receive);
+    let created = ids(&trace.all("create orders"));
+    assert_eq!(links, created, "the malformed message links to nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -375,11 +363,7 @@ async fn a_process_span_parented_by_the_message_links_the_ambient_span() {
     let send = trace.span("send orders");
     let ambient = trace.span("http_request");
     assert_eq!(process.parent_span_id, send.span_context.span_id());
-    let links: Vec<_> = process
-        .links
-        .iter()
-        .map(|l| l.span_context.span_id())
-        .collect();
+    let links = linked(process);
     assert_eq!(
         links,
         [send.span_context.span_id(), ambient.span_context.span_id()]

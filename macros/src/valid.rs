@@ -187,14 +187,10 @@ pub fn consumer(options: &ConsumerOptions, function: &Function) -> darling::Resu
 fn is_function(expr: &Expr, function: &Function) -> bool {
     match expr {
         Expr::Closure(_) => true,
-        Expr::Path(path) => path.path.get_ident().is_none_or(|ident| {
-            !function.item.sig.inputs.iter().any(|arg| match arg {
-                FnArg::Typed(typed) => crate::ast::binding_idents(&typed.pat)
-                    .iter()
-                    .any(|b| b == ident),
-                FnArg::Receiver(_) => false,
-            })
-        }),
+        Expr::Path(path) => path
+            .path
+            .get_ident()
+            .is_none_or(|ident| !function.param_names().contains(&ident.to_string())),
         Expr::Group(group) => is_function(&group.expr, function),
         _ => false,
     }
@@ -226,7 +222,8 @@ fn receive_options(
     function: &Function,
     errors: &mut Accumulator,
 ) {
-    if !is_function(&receive.0, function) {
+    let is_function = is_function(&receive.0, function);
+    if !is_function {
         errors.push(
             Error::custom(
                 "`receive` must be a closure from the function's output to the messages it \
@@ -236,20 +233,10 @@ fn receive_options(
             .with_span(&receive.0),
         );
     }
-    // The closure runs on the output, after the body has taken every parameter.
-    let parameters: Vec<String> = function
-        .item
-        .sig
-        .inputs
-        .iter()
-        .flat_map(|arg| match arg {
-            FnArg::Typed(typed) => crate::ast::binding_idents(&typed.pat),
-            FnArg::Receiver(receiver) => vec![syn::Ident::from(receiver.self_token)],
-        })
-        .map(|ident| ident.to_string())
-        .collect();
-    // (A `receive` that is a parameter was reported above, once.)
-    let read = match is_function(&receive.0, function) {
+    // The closure runs on the output, after the body has taken every parameter. (A `receive`
+    // that is a parameter was reported above, once.)
+    let parameters = function.param_names();
+    let read = match is_function {
         true => crate::expand::reads(&receive.0).0,
         false => Vec::new(),
     };

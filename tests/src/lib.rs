@@ -2,7 +2,7 @@
 //! unique name and inspects only that trace, so tests can share one process and one provider.
 
 use opentelemetry::global;
-use opentelemetry::trace::{FutureExt, TraceContextExt, Tracer};
+use opentelemetry::trace::{FutureExt, SpanId, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 use std::future::Future;
@@ -43,6 +43,19 @@ pub fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
         .iter()
         .find(|kv| kv.key.as_str() == key)
         .map(|kv: &KeyValue| &kv.value)
+}
+
+/// The span ids `span` links to, in order.
+pub fn linked(span: &SpanData) -> Vec<SpanId> {
+    span.links
+        .iter()
+        .map(|l| l.span_context.span_id())
+        .collect()
+}
+
+/// The span ids of `spans`, in order.
+pub fn ids(spans: &[&SpanData]) -> Vec<SpanId> {
+    spans.iter().map(|s| s.span_context.span_id()).collect()
 }
 
 /// For the tests of one binary that replace the global provider: one at a time. The lock

@@ -1,9 +1,7 @@
 //! `#[traced_consumer]` and `#[traced_producer]`: spans named and attributed by the messaging
 //! semantic conventions, whose context is read from or written to a carrier at call time.
 
-use super::{
-    Plan, Received, Runs, attributes, cx, idents_in_fields, names_read, run, scope, span_name,
-};
+use super::{Plan, Received, attributes, cx, idents_in_fields, names_read, run, scope, span_name};
 use crate::ast::Function;
 use crate::options::{
     Carrier, Common, ConsumerOptions, Kind, Messaging, Options, ProducerOptions, Relation, Variant,
@@ -229,23 +227,18 @@ pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
             if let Some(receive) = &options.receive {
                 let receive = &receive.0;
                 names_read(receive, &mut used_params);
+                let start = quote! {
+                    #krate::__private::start(
+                        #scope, #name, #krate::__private::SpanKind::#kind, false, #attributes,
+                    )
+                };
                 return Plan {
-                    start: quote! {
-                        #krate::__private::start(
-                            #scope, #name, #krate::__private::SpanKind::#kind, false, #attributes,
-                        )
-                    },
-                    after_start: quote!(),
-                    record_errors: common.records_errors(),
                     received: Some(Received {
                         messages: receive.clone(),
                         one: returns_one(&function.item.sig.output),
                         given,
                     }),
-                    used_params,
-                    mutated_params: Vec::new(),
-                    runs: Runs::InPlace,
-                    krate,
+                    ..Plan::in_place(krate, start, common, used_params)
                 };
             }
             let carrier = options.carrier.as_ref().map(|c| &c.0);
@@ -278,16 +271,7 @@ pub fn traced_consumer(args: TokenStream, item: TokenStream) -> TokenStream {
                     }
                 }
             };
-            Plan {
-                start,
-                after_start: quote!(),
-                record_errors: common.records_errors(),
-                received: None,
-                used_params,
-                mutated_params: Vec::new(),
-                runs: Runs::InPlace,
-                krate,
-            }
+            Plan::in_place(krate, start, common, used_params)
         },
     )
 }
@@ -331,43 +315,31 @@ pub fn traced_producer(args: TokenStream, item: TokenStream) -> TokenStream {
                 // Spanned at the user's `batch` and `carrier`, where a type that does not fit
                 // is reported.
                 let messages = quote_spanned!(batch.span()=> (#batch).iter_mut().map(#carrier));
+                // The attributes first, so that `fields(…)` may read the batch the messages'
+                // contexts are then written into.
+                let start = quote! {
+                    #krate::__private::send_batch(
+                        #scope, #name, #create, #krate::__private::SpanKind::#kind,
+                        #attributes,
+                    )
+                    .start(#messages)
+                };
+                let mut mutated_params = Vec::new();
+                names_read(batch, &mut mutated_params);
                 return Plan {
-                    // The attributes first, so that `fields(…)` may read the batch the
-                    // messages' contexts are then written into.
-                    start: quote! {
-                        #krate::__private::send_batch(
-                            #scope, #name, #create, #krate::__private::SpanKind::#kind,
-                            #attributes,
-                        )
-                        .start(#messages)
-                    },
-                    after_start: quote!(),
-                    record_errors: common.records_errors(),
-                    received: None,
-                    used_params,
-                    mutated_params: {
-                        let mut roots = Vec::new();
-                        names_read(batch, &mut roots);
-                        roots
-                    },
-                    runs: Runs::InPlace,
-                    krate,
+                    mutated_params,
+                    ..Plan::in_place(krate, start, common, used_params)
                 };
             }
             let cx = cx();
+            let start = quote! {
+                #krate::__private::start(
+                    #scope, #name, #krate::__private::SpanKind::#kind, false, #attributes,
+                )
+            };
             Plan {
-                start: quote! {
-                    #krate::__private::start(
-                        #scope, #name, #krate::__private::SpanKind::#kind, false, #attributes,
-                    )
-                },
                 after_start: quote!(#krate::__private::inject(&#cx, &mut *#carrier);),
-                record_errors: common.records_errors(),
-                received: None,
-                used_params,
-                mutated_params: Vec::new(),
-                runs: Runs::InPlace,
-                krate,
+                ..Plan::in_place(krate, start, common, used_params)
             }
         },
     )

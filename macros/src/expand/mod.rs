@@ -45,6 +45,28 @@ pub struct Plan {
     pub runs: Runs,
 }
 
+impl Plan {
+    /// A span started by `start`, at call time, around a body that runs where it is polled; no
+    /// injection, no output read but errors, no parameter written to.
+    pub fn in_place(
+        krate: TokenStream,
+        start: TokenStream,
+        common: &Common,
+        used_params: Vec<String>,
+    ) -> Plan {
+        Plan {
+            krate,
+            start,
+            after_start: quote!(),
+            record_errors: common.records_errors(),
+            received: None,
+            used_params,
+            mutated_params: Vec::new(),
+            runs: Runs::InPlace,
+        }
+    }
+}
+
 /// What a pull consumer's span learns from the body's output.
 pub struct Received {
     /// `receive = …`: from the output to its messages.

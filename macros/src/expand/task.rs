@@ -1,6 +1,6 @@
 //! `#[traced_task]`: a span started as a child of the current context (or as a new root).
 
-use super::{Plan, Runs, attributes, idents_in_fields, run, scope, span_name};
+use super::{Plan, attributes, idents_in_fields, run, scope, span_name};
 use crate::ast::Function;
 use crate::options::{Common, Kind, Options, TaskOptions, Variant};
 use crate::valid;
@@ -15,16 +15,8 @@ pub fn traced_task(args: TokenStream, item: TokenStream) -> TokenStream {
         valid::task,
         |options, function, krate| {
             let common = options.common();
-            Plan {
-                start: start(&krate, common, function, options.root.is_present()),
-                after_start: quote!(),
-                record_errors: common.records_errors(),
-                received: None,
-                used_params: idents_in_fields(common),
-                mutated_params: Vec::new(),
-                runs: Runs::InPlace,
-                krate,
-            }
+            let start = start(&krate, common, function, options.root.is_present());
+            Plan::in_place(krate, start, common, idents_in_fields(common))
         },
     )
 }

@@ -4,7 +4,7 @@
 use super::{Scope, Started, builder};
 use crate::carrier::{Extract, Inject};
 use crate::propagation;
-use opentelemetry::trace::{Link, SpanKind, TraceContextExt};
+use opentelemetry::trace::{Link, SpanContext, SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 
 /// How a consumer's span relates to the context found in its carrier.
@@ -84,17 +84,30 @@ fn with_message_attributes(
         return attributes;
     }
     let mut attributes = attributes.unwrap_or_default();
-    let given = attributes.len();
     for kv in found {
-        if !attributes[..given].iter().any(|a| a.key == kv.key) {
-            attributes.push(kv);
-        }
+        add_unless_set(&mut attributes, kv);
     }
     if !attributes.iter().any(|a| a.key.as_str() == OPERATION_NAME) {
         attributes.push(KeyValue::new(OPERATION_NAME, operation));
         attributes.push(KeyValue::new(OPERATION_TYPE, operation));
     }
     Some(attributes)
+}
+
+/// The creation context `carrier` holds, if it holds a valid one: what a batch or receive span
+/// links to, and what a batch producer leaves in place.
+fn creation_context<C: Extract + ?Sized>(carrier: &C) -> Option<SpanContext> {
+    let remote = propagation::extract_with(&Context::new(), carrier);
+    let span = remote.span();
+    let sc = span.span_context();
+    sc.is_valid().then(|| sc.clone())
+}
+
+/// Adds `kv` unless `attributes` has its key: what options or `fields(…)` set is the user's.
+fn add_unless_set(attributes: &mut Vec<KeyValue>, kv: KeyValue) {
+    if !attributes.iter().any(|a| a.key == kv.key) {
+        attributes.push(kv);
+    }
 }
 
 const OPERATION_NAME: &str = "messaging.operation.name";
@@ -114,22 +127,15 @@ where
     I: IntoIterator,
     I::Item: Extract,
 {
-    let empty = Context::new();
     let mut count: i64 = 0;
     let mut links = Vec::new();
     for carrier in carriers {
         count += 1;
-        let remote = propagation::extract_with(&empty, &carrier);
-        let span = remote.span();
-        if span.span_context().is_valid() {
-            links.push(Link::with_context(span.span_context().clone()));
-        }
+        links.extend(creation_context(&carrier).map(Link::with_context));
     }
     let builder = || {
         let mut attributes = attributes().unwrap_or_default();
-        if !attributes.iter().any(|kv| kv.key.as_str() == BATCH_COUNT) {
-            attributes.push(KeyValue::new(BATCH_COUNT, count));
-        }
+        add_unless_set(&mut attributes, KeyValue::new(BATCH_COUNT, count));
         builder(name, kind, Some(attributes), links)
     };
     match scope.tracer() {
@@ -190,20 +196,13 @@ impl SendBatch {
         I: IntoIterator<Item = &'a mut C>,
         C: Inject + Extract + ?Sized + 'a,
     {
-        let empty = Context::new();
-        let own_context = |carrier: &C| {
-            let remote = propagation::extract_with(&empty, carrier);
-            let span = remote.span();
-            let sc = span.span_context();
-            sc.is_valid().then(|| sc.clone())
-        };
         let tracer = self.scope.tracer();
         let (Some(tracer), Some(mut attributes)) = (tracer, self.attributes) else {
             // Nothing is recorded; what the caller carries still goes on with every message
             // that has no context of its own.
             let started = Started::in_current_without_span(false);
             for carrier in carriers {
-                if own_context(carrier).is_none() {
+                if creation_context(carrier).is_none() {
                     inject(&started, carrier);
                 }
             }
@@ -222,7 +221,7 @@ impl SendBatch {
         let mut count: i64 = 0;
         for carrier in carriers {
             count += 1;
-            if let Some(custom) = own_context(carrier) {
+            if let Some(custom) = creation_context(carrier) {
                 links.push(Link::with_context(custom));
                 continue;
             }
@@ -250,10 +249,7 @@ impl SendBatch {
                 }
             }
         }
-        // A count `fields(…)` set is the user's; not set twice.
-        if !attributes.iter().any(|kv| kv.key.as_str() == BATCH_COUNT) {
-            attributes.push(KeyValue::new(BATCH_COUNT, count));
-        }
+        add_unless_set(&mut attributes, KeyValue::new(BATCH_COUNT, count));
         tracer.start(
             self.scope,
             || builder(self.name, self.kind, Some(attributes), links),
@@ -292,16 +288,13 @@ pub fn received<'a, O: ?Sized, I>(
     I: IntoIterator,
     I::Item: Extract,
 {
-    let empty = Context::new();
     let span = cx.span();
     let mut count: i64 = 0;
     let mut found = Vec::new();
     for message in messages(output) {
         count += 1;
-        let remote = propagation::extract_with(&empty, &message);
-        let remote = remote.span();
-        if remote.span_context().is_valid() {
-            span.add_link(remote.span_context().clone(), Vec::new());
+        if let Some(created) = creation_context(&message) {
+            span.add_link(created, Vec::new());
         }
         if count == 1 {
             message.message_attributes(&mut found);

@@ -41,41 +41,61 @@ fn is_value(value: &str) -> bool {
             .all(|&b| (0x20..=0x7e).contains(&b) && b != b',' && b != b'=')
 }
 
+/// At most 32 list members, each key once, in order: what is read and what is written.
+struct Members<'a> {
+    list: [(&'a str, &'a str); MAX_MEMBERS],
+    len: usize,
+}
+
+/// A 33rd member.
+struct Full;
+
+impl<'a> Members<'a> {
+    fn new() -> Self {
+        Members {
+            list: [("", ""); MAX_MEMBERS],
+            len: 0,
+        }
+    }
+
+    /// Adds `key=value` after the others; a key already there keeps its place and value (the
+    /// left one is the most recent position, § "Combined Header Value").
+    fn add(&mut self, key: &'a str, value: &'a str) -> Result<(), Full> {
+        if self.as_slice().iter().any(|(k, _)| *k == key) {
+            return Ok(());
+        }
+        let slot = self.list.get_mut(self.len).ok_or(Full)?;
+        *slot = (key, value);
+        self.len += 1;
+        Ok(())
+    }
+
+    fn as_slice(&self) -> &[(&'a str, &'a str)] {
+        &self.list[..self.len]
+    }
+}
+
 /// The list members of the `tracestate` header fields `fields`, combined in order, or `None`
 /// if the list is invalid and must be discarded whole: a member that is not `key=value` by the
 /// grammar, or more than 32 members. Spaces and horizontal tabs around members are ignored;
 /// empty and whitespace-only members are allowed and not counted. A key repeated further right
-/// is dropped (the left one is the most recent position, § "Combined Header Value").
-pub(crate) fn parse<'a>(
-    fields: impl IntoIterator<Item = &'a str>,
-    mut member: impl FnMut(&'a str, &'a str),
-) -> bool {
-    let mut seen: [&str; MAX_MEMBERS] = [""; MAX_MEMBERS];
-    let mut count = 0;
+/// is dropped.
+fn parse<'a>(fields: &[&'a str]) -> Option<Members<'a>> {
+    let mut members = Members::new();
     for field in fields {
         for raw in field.split(',') {
             let raw = raw.trim_matches([' ', '\t']);
             if raw.is_empty() {
                 continue;
             }
-            let Some((key, value)) = raw.split_once('=') else {
-                return false;
-            };
+            let (key, value) = raw.split_once('=')?;
             if !is_key(key) || !is_value(value) {
-                return false;
+                return None;
             }
-            if seen[..count].contains(&key) {
-                continue;
-            }
-            if count == MAX_MEMBERS {
-                return false;
-            }
-            seen[count] = key;
-            count += 1;
-            member(key, value);
+            members.add(key, value).ok()?;
         }
     }
-    true
+    Some(members)
 }
 
 /// The trace state for a received list, and the whole list when OpenTelemetry's [`TraceState`]
@@ -84,15 +104,10 @@ pub(crate) fn receive(fields: &[&str]) -> (TraceState, Option<Vec<(String, Strin
     if fields.is_empty() {
         return (TraceState::NONE, None);
     }
-    let mut members: [(&str, &str); MAX_MEMBERS] = [("", ""); MAX_MEMBERS];
-    let mut count = 0;
-    if !parse(fields.iter().copied(), |key, value| {
-        members[count] = (key, value);
-        count += 1;
-    }) {
+    let Some(members) = parse(fields) else {
         return (TraceState::NONE, None);
-    }
-    let members = &members[..count];
+    };
+    let members = members.as_slice();
     if let Ok(state) = TraceState::from_key_value(members.iter().copied()) {
         return (state, None);
     }
@@ -130,25 +145,15 @@ pub(crate) struct Received {
 /// rightmost ones until the value fits (§ "tracestate Limits").
 pub(crate) fn header(cx: &Context, trace_id: TraceId, state: &TraceState) -> Option<String> {
     let received = cx.get::<Received>().filter(|r| r.trace_id == trace_id);
-    let mut members: [(&str, &str); MAX_MEMBERS] = [("", ""); MAX_MEMBERS];
-    let mut count = 0;
-    collect(received, state, &mut members, &mut count);
-    write(&members[..count])
+    write(collect(received, state).as_slice())
 }
 
 /// The members to send, in order: `state`'s, or with `received` the merge described at
-/// [`header`].
-fn collect<'a>(
-    received: Option<&'a Received>,
-    state: &'a TraceState,
-    members: &mut [(&'a str, &'a str); MAX_MEMBERS],
-    count: &mut usize,
-) {
-    let mut push = |member: (&'a str, &'a str)| {
-        if *count < MAX_MEMBERS && !members[..*count].iter().any(|(k, _)| *k == member.0) {
-            members[*count] = member;
-            *count += 1;
-        }
+/// [`header`]; past 32, the rightmost are dropped.
+fn collect<'a>(received: Option<&'a Received>, state: &'a TraceState) -> Members<'a> {
+    let mut members = Members::new();
+    let mut push = |(key, value): (&'a str, &'a str)| {
+        let _ = members.add(key, value);
     };
     match received {
         None => state.into_iter().for_each(push),
@@ -165,6 +170,7 @@ fn collect<'a>(
             }
         }
     }
+    members
 }
 
 /// `key=value,…` for `members`, shortened to fit [`MAX_VALUE_LEN`] by whole entries.
