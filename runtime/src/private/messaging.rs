@@ -3,9 +3,11 @@
 
 use super::{Scope, Started, builder};
 use crate::carrier::{Extract, Inject};
+use crate::globals::Tracer;
 use crate::propagation;
 use opentelemetry::trace::{Link, SpanContext, SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
+use std::rc::Rc;
 
 /// How a consumer's span relates to the context found in its carrier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,8 +162,9 @@ pub struct SendBatch {
     name: &'static str,
     create_name: &'static str,
     kind: SpanKind,
-    /// `None` with no provider: nothing is recorded, and no field was evaluated.
-    attributes: Option<Vec<KeyValue>>,
+    /// The tracer and the span's attributes; `None` with no provider: nothing is recorded,
+    /// and no field was evaluated.
+    recorded: Option<(Rc<Tracer>, Vec<KeyValue>)>,
 }
 
 /// Reads a batch `send` span's attributes, if a provider records it.
@@ -172,13 +175,15 @@ pub fn send_batch(
     kind: SpanKind,
     attributes: impl FnOnce() -> Option<Vec<KeyValue>>,
 ) -> SendBatch {
-    let attributes = scope.tracer().map(|_| attributes().unwrap_or_default());
+    let recorded = scope
+        .tracer()
+        .map(|tracer| (tracer, attributes().unwrap_or_default()));
     SendBatch {
         scope,
         name,
         create_name,
         kind,
-        attributes,
+        recorded,
     }
 }
 
@@ -196,8 +201,7 @@ impl SendBatch {
         I: IntoIterator<Item = &'a mut C>,
         C: Inject + Extract + ?Sized + 'a,
     {
-        let tracer = self.scope.tracer();
-        let (Some(tracer), Some(mut attributes)) = (tracer, self.attributes) else {
+        let Some((tracer, mut attributes)) = self.recorded else {
             // Nothing is recorded; what the caller carries still goes on with every message
             // that has no context of its own.
             let started = Started::in_current_without_span(false);
