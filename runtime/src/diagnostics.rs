@@ -64,9 +64,24 @@ pub(crate) fn no_remote_context(carrier: &dyn Extract, fields: impl FnOnce() -> 
     }
 }
 
-/// A span was started while no tracer provider was installed.
-pub(crate) fn no_provider() {
-    if first(&NO_PROVIDER) {
+/// A span was started while no tracer provider was installed; `under_span`: under a valid
+/// span, which another provider made (tracing-opentelemetry's layer, given a provider that was
+/// not made OpenTelemetry's global one, is the usual cause).
+pub(crate) fn no_provider(under_span: bool) {
+    if !first(&NO_PROVIDER) {
+        return;
+    }
+    if under_span {
+        tracing::warn!(
+            target: "tracebound",
+            "a traced call was made under a span from a tracer provider that is not \
+             OpenTelemetry's global one (a provider given to tracing-opentelemetry's layer \
+             only?), so its span is not recorded; install that provider globally too, \
+             `tracebound::set_tracer_provider(provider.clone())` or \
+             `opentelemetry::global::set_tracer_provider(provider.clone())`, or set everything \
+             up with `tracebound::init_tracing()`"
+        );
+    } else {
         tracing::warn!(
             target: "tracebound",
             "spans are being started before any tracer provider is installed: they are not \

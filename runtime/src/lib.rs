@@ -80,6 +80,9 @@
 //! - `setup`: [`init`] and [`setup::Setup`], a provider and propagator from `OTEL_*` variables.
 //! - `otlp`: the OTLP exporter for `setup`.
 //! - `http`, `lapin`, `nats`, `kafka`: the header types of those crates as carriers.
+//! - `tracing`: [`tracing`](mod@tracing), one trace with `tracing` and tracing-opentelemetry
+//!   (events on tracebound spans, parents across tracing spans, trace ids on log lines); with
+//!   `setup`, [`init_tracing`].
 
 mod bind;
 mod carrier;
@@ -98,7 +101,11 @@ mod token;
 pub mod setup;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "tracing")]
+pub mod tracing;
 
+#[cfg(all(feature = "tracing", feature = "setup"))]
+pub use crate::tracing::init_tracing;
 #[cfg(feature = "setup")]
 pub use setup::init;
 

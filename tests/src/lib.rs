@@ -132,3 +132,150 @@ pub mod brokers {
             .unwrap_or_else(|e| panic!("RabbitMQ at {url} is unreachable: {e}"))
     }
 }
+
+/// A `tracing` service's setup: tracing-subscriber, tracing-opentelemetry 0.34 (context
+/// activation on or off), `tracebound::tracing::layer()`, the OpenTelemetry logs bridge and a
+/// fmt layer with trace ids, used by every thread of a multi-thread runtime.
+pub mod with_tracing {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+    use opentelemetry_sdk::logs::{InMemoryLogExporter, SdkLoggerProvider};
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    use tracebound::testing;
+    use tracebound::tracing::{TraceIds, otel};
+    use tracing::Dispatch;
+    use tracing_subscriber::fmt::MakeWriter;
+    use tracing_subscriber::{Layer as _, fmt, prelude::*};
+
+    /// Log lines written by the fmt layer.
+    #[derive(Clone, Default)]
+    pub struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl Lines {
+        pub fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    impl Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Lines {
+        type Writer = Lines;
+        fn make_writer(&'a self) -> Lines {
+            self.clone()
+        }
+    }
+
+    /// One service's `tracing` setup.
+    #[derive(Clone, Copy)]
+    pub struct Mode {
+        /// tracing-opentelemetry's context activation.
+        pub activation: bool,
+        /// tracing-opentelemetry's layer is wrapped in `tracebound::tracing::otel`.
+        pub wrapped: bool,
+        /// Log lines as JSON.
+        pub json: bool,
+    }
+
+    pub const BOTH: [Mode; 2] = [
+        Mode {
+            activation: true,
+            wrapped: true,
+            json: false,
+        },
+        Mode {
+            activation: false,
+            wrapped: true,
+            json: false,
+        },
+    ];
+
+    pub struct Service {
+        pub dispatch: Dispatch,
+        pub lines: Lines,
+        pub logs: InMemoryLogExporter,
+        pub runtime: tokio::runtime::Runtime,
+    }
+
+    /// The subscriber of `mode`, with tracing-opentelemetry on a provider that records into the
+    /// same recorder as tracebound's (the global one), the logs bridge and a fmt layer, and a
+    /// multi-thread runtime whose threads use it.
+    pub fn service(mode: Mode) -> Service {
+        let recorder = testing::install();
+        let tracer = SdkTracerProvider::builder()
+            .with_span_processor(recorder.processor())
+            .build()
+            .tracer("tracing");
+        let logs = InMemoryLogExporter::default();
+        let loggers = SdkLoggerProvider::builder()
+            .with_simple_exporter(logs.clone())
+            .build();
+        let lines = Lines::default();
+        let fmt = match mode.json {
+            false => fmt::layer()
+                .event_format(TraceIds::new(fmt::format().without_time()))
+                .with_writer(lines.clone())
+                .boxed(),
+            true => fmt::layer()
+                .json()
+                .event_format(TraceIds::json(fmt::format().json().without_time()))
+                .with_writer(lines.clone())
+                .boxed(),
+        };
+        let subscriber = tracing_subscriber::registry()
+            .with(mode.wrapped.then(|| {
+                otel(
+                    tracing_opentelemetry::layer()
+                        .with_tracer(tracer.clone())
+                        .with_context_activation(mode.activation),
+                )
+            }))
+            .with((!mode.wrapped).then(|| {
+                tracing_opentelemetry::layer()
+                    .with_tracer(tracer.clone())
+                    .with_context_activation(mode.activation)
+            }))
+            .with(tracebound::tracing::layer())
+            .with(OpenTelemetryTracingBridge::new(&loggers))
+            .with(fmt);
+        let dispatch = Dispatch::new(subscriber);
+        let on_start = dispatch.clone();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .on_thread_start(move || std::mem::forget(tracing::dispatcher::set_default(&on_start)))
+            .build()
+            .unwrap();
+        Service {
+            dispatch,
+            lines,
+            logs,
+            runtime,
+        }
+    }
+
+    impl Service {
+        pub fn run<T>(&self, work: impl Future<Output = T>) -> T {
+            tracing::dispatcher::with_default(&self.dispatch, || self.runtime.block_on(work))
+        }
+    }
+
+    pub fn label(mode: Mode) -> &'static str {
+        match (mode.activation, mode.wrapped) {
+            (true, true) => "activation on",
+            (false, true) => "activation off",
+            (true, false) => "activation on, no filter",
+            (false, false) => "activation off, no filter",
+        }
+    }
+}

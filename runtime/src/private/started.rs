@@ -161,7 +161,7 @@ impl Tracer {
             Tracer::Boxed(tracer) => {
                 let span = tracer.build_with_context(builder(), parent);
                 if answers_like_noop(&span, parent) {
-                    crate::diagnostics::no_provider();
+                    crate::diagnostics::no_provider(parent.span().span_context().is_valid());
                     scope.found_noop();
                     return Started::without_span(base, root);
                 }

@@ -86,7 +86,7 @@ impl Setup {
             env: vars
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
-                .filter(|(k, _)| k.starts_with("OTEL_"))
+                .filter(|(k, _)| k.starts_with("OTEL_") || k == "RUST_LOG")
                 .collect(),
             code: InCode::default(),
             console: None,
@@ -162,6 +162,18 @@ impl Setup {
         let processors = std::mem::take(&mut self.processors);
         let console = self.console.take();
         install::install(resolved, &self.sources(), console, processors)
+    }
+}
+
+#[cfg(feature = "tracing")]
+impl Setup {
+    /// Installs the global tracer provider and propagator as [`install`](Setup::install) does,
+    /// and a global `tracing` subscriber on the same provider, as
+    /// [`init_tracing`](crate::init_tracing) describes (`RUST_LOG` read from the same
+    /// variables as `OTEL_*`).
+    pub fn install_tracing(self) -> Result<Guard, crate::tracing::InitError> {
+        let rust_log = self.env.get("RUST_LOG").cloned();
+        crate::tracing::init::install(self, rust_log.as_deref())
     }
 }
 

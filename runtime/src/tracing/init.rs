@@ -1,0 +1,114 @@
+//! Setup in one call for services that log through `tracing`.
+
+use super::{TraceIds, layer, otel};
+use crate::setup::{Guard, Setup, SetupError};
+use opentelemetry::trace::TracerProvider as _;
+use std::fmt;
+use tracing_subscriber::{EnvFilter, fmt as tracing_fmt, prelude::*};
+
+/// Installs what [`init`](crate::init) installs — the global tracer provider and propagator
+/// from `OTEL_*` — **and** a global `tracing` subscriber on the same provider, so that
+/// `tracing` and tracebound record into one trace and export to one place:
+///
+/// - an `EnvFilter` from `RUST_LOG` (`info` when unset);
+/// - tracing-opentelemetry's layer with the provider's tracer, wrapped in [`otel`];
+/// - [`layer()`](super::layer()): parents across tracing spans, events on tracebound spans;
+/// - a fmt layer writing to standard output with [`TraceIds`] on each line.
+///
+/// It returns the same [`Guard`] as `init`. A global subscriber that is already set is an
+/// error, before anything is installed; so is a `RUST_LOG` that `EnvFilter` does not accept.
+/// [`Setup::install_tracing`] does the same with the builder's settings.
+///
+/// ```no_run
+/// fn main() -> Result<(), tracebound::tracing::InitError> {
+///     let _telemetry = tracebound::init_tracing()?;
+///     tracing::info!("logged, and recorded on the current span");
+///     Ok(())
+/// }
+/// ```
+pub fn init_tracing() -> Result<Guard, InitError> {
+    Setup::new().install_tracing()
+}
+
+/// Why [`init_tracing`] installed nothing.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InitError {
+    /// An `OTEL_*` variable (or builder setting) with a value tracebound does not accept.
+    Setup(SetupError),
+    /// `RUST_LOG` holds directives `EnvFilter` does not accept.
+    Filter {
+        /// The value of `RUST_LOG`.
+        value: String,
+        /// `EnvFilter`'s reason.
+        reason: String,
+    },
+    /// A global `tracing` subscriber was set already (by `tracing::subscriber::set_global_default`,
+    /// `tracing_subscriber`'s `init()` or `try_init()`, or an earlier `init_tracing`).
+    SubscriberSet,
+}
+
+impl From<SetupError> for InitError {
+    fn from(e: SetupError) -> Self {
+        InitError::Setup(e)
+    }
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InitError::Setup(e) => fmt::Display::fmt(e, f),
+            InitError::Filter { value, reason } => {
+                write!(
+                    f,
+                    "RUST_LOG={value:?} is not accepted by EnvFilter: {reason}"
+                )
+            }
+            InitError::SubscriberSet => f.write_str(
+                "a global tracing subscriber is already set, so tracebound::init_tracing set \
+                 none and installed nothing: either drop the other set_global_default / \
+                 tracing_subscriber init() call, or keep that subscriber and add \
+                 tracebound::tracing::layer() (and TraceIds for log lines) to it, with \
+                 tracebound::init() for the provider",
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::error::Error for InitError {}
+
+/// `RUST_LOG`'s filter, `info` when it is unset or blank.
+fn env_filter(rust_log: Option<&str>) -> Result<EnvFilter, InitError> {
+    match rust_log.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(EnvFilter::new("info")),
+        Some(value) => EnvFilter::builder()
+            .parse(value)
+            .map_err(|e| InitError::Filter {
+                value: value.to_owned(),
+                reason: e.to_string(),
+            }),
+    }
+}
+
+/// Installs the provider `setup` describes and the subscriber on it.
+pub(crate) fn install(setup: Setup, rust_log: Option<&str>) -> Result<Guard, InitError> {
+    if tracing::dispatcher::has_been_set() {
+        return Err(InitError::SubscriberSet);
+    }
+    let filter = env_filter(rust_log)?;
+    let guard = setup.install()?;
+    let otel = otel(tracing_opentelemetry::layer().with_tracer(guard.provider().tracer("tracing")));
+    let subscriber = tracing_subscriber::registry()
+        .with(filter)
+        .with(otel)
+        .with(layer())
+        .with(tracing_fmt::layer().event_format(TraceIds::new(tracing_fmt::format())));
+    tracing::subscriber::set_global_default(subscriber).map_err(|_| InitError::SubscriberSet)?;
+    Ok(guard)
+}

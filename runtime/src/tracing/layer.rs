@@ -1,0 +1,353 @@
+//! The layer: a tracing span's OpenTelemetry context current while the span is entered, tracing
+//! spans created inside a tracebound span parented there, and events recorded on tracebound
+//! spans.
+
+use super::events;
+use opentelemetry::trace::{SpanId, TraceContextExt};
+use opentelemetry::{Context as OtelContext, ContextGuard};
+use std::any::TypeId;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU8, Ordering};
+use tracing::level_filters::LevelFilter;
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Dispatch, Event, Metadata, Subscriber, subscriber::Interest};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
+
+/// A [`tracing_subscriber::Layer`] that joins `tracing` and tracebound into one trace, whatever
+/// tracing-opentelemetry's context-activation setting:
+///
+/// - while a tracing span is entered, its OpenTelemetry context is the current one (unless
+///   tracing-opentelemetry's layer already made it so), so a traced call, `tracebound::spawn`,
+///   `propagation::inject` and the logs bridge made there are its children;
+/// - a tracing span created inside a tracebound span is that span's child, even when a tracing
+///   span is entered further out;
+/// - a `tracing` event inside a tracebound span, and inside no tracing span of its own, is
+///   recorded as a span event on the tracebound span, mapped as tracing-opentelemetry maps
+///   events: the message as the event's name, `level`, `target` and the fields as attributes,
+///   an `error` field as an `exception` event, and an `ERROR` event sets the span's status.
+///
+/// Add it after tracing-opentelemetry's layer. An event inside a tracebound span that is itself
+/// inside an entered tracing span goes to the tracebound span only when tracing-opentelemetry's
+/// layer is wrapped in [`otel`]; without that, the layer leaves the event to
+/// tracing-opentelemetry, which records it on the tracing span. Either way an event is recorded
+/// once.
+///
+/// ```
+/// use tracing_subscriber::prelude::*;
+///
+/// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+/// # use opentelemetry::trace::TracerProvider as _;
+/// let subscriber = tracing_subscriber::registry()
+///     .with(tracebound::tracing::otel(
+///         tracing_opentelemetry::layer().with_tracer(provider.tracer("app")),
+///     ))
+///     .with(tracebound::tracing::layer());
+/// # drop(subscriber);
+/// ```
+#[derive(Debug, Default)]
+pub struct Layer {
+    /// Whether [`otel`] is in the subscriber: 0 not known yet, 1 no, 2 yes.
+    wrapped: AtomicU8,
+}
+
+/// The tracebound layer; see [`Layer`].
+pub fn layer() -> Layer {
+    Layer::default()
+}
+
+/// tracing-opentelemetry's layer (`inner`), leaving to [`Layer`] the events whose innermost
+/// span is a tracebound span, which it would record on the enclosing tracing span instead.
+/// Everything else reaches `inner` unchanged.
+///
+/// ```
+/// use opentelemetry::trace::TracerProvider as _;
+/// use tracing_subscriber::prelude::*;
+///
+/// let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+/// let subscriber = tracing_subscriber::registry()
+///     .with(tracebound::tracing::otel(
+///         tracing_opentelemetry::layer().with_tracer(provider.tracer("app")),
+///     ))
+///     .with(tracebound::tracing::layer());
+/// # drop(subscriber);
+/// ```
+pub fn otel<L>(inner: L) -> Otel<L> {
+    Otel { inner }
+}
+
+/// The layer [`otel`] returns.
+#[derive(Debug, Clone)]
+pub struct Otel<L> {
+    inner: L,
+}
+
+/// What [`Otel`] answers to a downcast, so that [`Layer`] knows it is in the subscriber.
+struct OtelMarker;
+
+static OTEL_MARKER: OtelMarker = OtelMarker;
+
+/// What the layer keeps on a tracing span from its first entry.
+struct Activation {
+    /// The span's OpenTelemetry context and span id, if tracing-opentelemetry's layer gave it
+    /// one.
+    otel: Option<(SpanId, OtelContext)>,
+    /// Whether this layer attaches the context on entry, tracing-opentelemetry's layer not
+    /// doing it (its context activation is off, or it comes after this layer).
+    attaches: bool,
+}
+
+/// The parent a tracing span gets when it is first entered: the tracebound span that was
+/// innermost where it was created, which tracing-opentelemetry without context activation does
+/// not see.
+struct Reparent(OtelContext);
+
+thread_local! {
+    /// The contexts this layer attached, by the tracing span entered.
+    static ATTACHED: RefCell<Vec<(Id, ContextGuard)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The OpenTelemetry span id of a tracing span, if the layer saw it entered with one.
+fn otel_span_id<S>(span: &SpanRef<'_, S>) -> Option<SpanId>
+where
+    S: for<'a> LookupSpan<'a>,
+{
+    span.extensions()
+        .get::<Activation>()
+        .and_then(|a| a.otel.as_ref().map(|(id, _)| *id))
+}
+
+/// Whether the innermost OpenTelemetry span is a recording one other than the tracing span's
+/// (`tracing_span`): a tracebound span started inside it.
+fn innermost_is_other(cx: &OtelContext, tracing_span: SpanId) -> bool {
+    if !cx.has_active_span() {
+        return false;
+    }
+    let span = cx.span();
+    let sc = span.span_context();
+    sc.is_valid() && sc.span_id() != tracing_span && span.is_recording()
+}
+
+impl Layer {
+    fn wrapped(&self) -> bool {
+        self.wrapped.load(Ordering::Relaxed) == 2
+    }
+
+    /// The first entry of a tracing span: its parent corrected, its context read.
+    fn first_entry<S>(&self, id: &Id, span: &SpanRef<'_, S>) -> Activation
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if self.wrapped.load(Ordering::Relaxed) == 0 {
+            let found = tracing::dispatcher::get_default(|d| d.is::<OtelMarker>());
+            self.wrapped
+                .store(if found { 2 } else { 1 }, Ordering::Relaxed);
+        }
+        let reparent = span.extensions_mut().remove::<Reparent>();
+        // The registry made the span current before the layers hear of the entry: a handle to
+        // it, for tracing-opentelemetry's API.
+        let current = tracing::Span::current();
+        if current.id().as_ref() != Some(id) {
+            return Activation {
+                otel: None,
+                attaches: false,
+            };
+        }
+        if let Some(Reparent(cx)) = reparent {
+            // Fails only if the span was started already, with the parent it was created with
+            // by tracing-opentelemetry's own activation, which is then the right one.
+            let _ = current.set_parent(cx);
+        }
+        let cx = current.context();
+        let sc = cx.span().span_context().clone();
+        if !sc.is_valid() {
+            return Activation {
+                otel: None,
+                attaches: false,
+            };
+        }
+        let attaches =
+            OtelContext::map_current(|c| c.span().span_context().span_id()) != sc.span_id();
+        Activation {
+            otel: Some((sc.span_id(), cx)),
+            attaches,
+        }
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for Layer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if !attrs.is_contextual() {
+            return;
+        }
+        let Some(parent) = ctx.lookup_current() else {
+            return;
+        };
+        let (parent_id, parent_attaches) = {
+            let extensions = parent.extensions();
+            match extensions.get::<Activation>() {
+                Some(Activation {
+                    otel: Some((span_id, _)),
+                    attaches,
+                }) => (*span_id, *attaches),
+                _ => return,
+            }
+        };
+        // With tracing-opentelemetry's activation the current context is already its parent.
+        if !parent_attaches {
+            return;
+        }
+        let inner = OtelContext::map_current(|cx| {
+            let differs = cx.span().span_context().span_id() != parent_id;
+            differs.then(|| cx.clone())
+        });
+        if let (Some(cx), Some(span)) = (inner, ctx.span(id)) {
+            span.extensions_mut().insert(Reparent(cx));
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let known = span.extensions().get::<Activation>().map(|a| {
+            a.attaches
+                .then(|| a.otel.as_ref().map(|(_, cx)| cx.clone()))
+        });
+        let cx = match known {
+            Some(cx) => cx.flatten(),
+            None => {
+                let activation = self.first_entry(id, &span);
+                let cx = activation
+                    .otel
+                    .as_ref()
+                    .filter(|_| activation.attaches)
+                    .map(|(_, cx)| cx.clone());
+                span.extensions_mut().insert(activation);
+                cx
+            }
+        };
+        if let Some(cx) = cx {
+            let guard = cx.attach();
+            ATTACHED.with(|a| a.borrow_mut().push((id.clone(), guard)));
+        }
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        let guard = ATTACHED.with(|a| {
+            let mut a = a.borrow_mut();
+            let i = a.iter().rposition(|(entered, _)| entered == id)?;
+            Some(a.remove(i).1)
+        });
+        drop(guard);
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if !event.is_contextual() {
+            // An explicit parent (or none): tracing-opentelemetry's to record.
+            return;
+        }
+        let tracing_span = match ctx.lookup_current() {
+            None => None,
+            Some(span) => match otel_span_id(&span) {
+                // Inside a tracing span of tracing-opentelemetry's, which records the event
+                // unless `otel` hands it over.
+                Some(id) if self.wrapped() => Some(id),
+                Some(_) => return,
+                None => None,
+            },
+        };
+        OtelContext::map_current(|cx| {
+            let record = match tracing_span {
+                Some(id) => innermost_is_other(cx, id),
+                None => cx.has_active_span() && cx.span().is_recording(),
+            };
+            if record {
+                events::record(event, &cx.span());
+            }
+        });
+    }
+}
+
+impl<S, L> tracing_subscriber::Layer<S> for Otel<L>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    L: tracing_subscriber::Layer<S>,
+{
+    fn on_register_dispatch(&self, subscriber: &Dispatch) {
+        self.inner.on_register_dispatch(subscriber);
+    }
+
+    fn on_layer(&mut self, subscriber: &mut S) {
+        self.inner.on_layer(subscriber);
+    }
+
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        self.inner.register_callsite(metadata)
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        self.inner.enabled(metadata, ctx)
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        self.inner.on_new_span(attrs, id, ctx);
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        self.inner.max_level_hint()
+    }
+
+    fn on_record(&self, span: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        self.inner.on_record(span, values, ctx);
+    }
+
+    fn on_follows_from(&self, span: &Id, follows: &Id, ctx: Context<'_, S>) {
+        self.inner.on_follows_from(span, follows, ctx);
+    }
+
+    fn event_enabled(&self, event: &Event<'_>, ctx: Context<'_, S>) -> bool {
+        self.inner.event_enabled(event, ctx)
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if event.is_contextual()
+            && let Some(id) = ctx.lookup_current().as_ref().and_then(otel_span_id)
+            && OtelContext::map_current(|cx| innermost_is_other(cx, id))
+        {
+            return;
+        }
+        self.inner.on_event(event, ctx);
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        self.inner.on_enter(id, ctx);
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        self.inner.on_exit(id, ctx);
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        self.inner.on_close(id, ctx);
+    }
+
+    fn on_id_change(&self, old: &Id, new: &Id, ctx: Context<'_, S>) {
+        self.inner.on_id_change(old, new, ctx);
+    }
+
+    unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
+        if id == TypeId::of::<Self>() {
+            Some(self as *const Self as *const ())
+        } else if id == TypeId::of::<OtelMarker>() {
+            Some(&OTEL_MARKER as *const OtelMarker as *const ())
+        } else {
+            // SAFETY: the inner layer answers for its own types, as `Layered` lets it.
+            unsafe { self.inner.downcast_raw(id) }
+        }
+    }
+}
