@@ -231,6 +231,59 @@ fn spawn_blocking() -> Comparison {
     }
 }
 
+/// `calls` of `call` with `dispatch` as the thread's subscriber, polled once each; with
+/// `tracing_parent`, inside an entered tracing span (as `#[tracing::instrument]` needs for a
+/// parent).
+fn under<F: std::future::Future<Output = u64>>(
+    dispatch: &tracing::Dispatch,
+    tracing_parent: bool,
+    call: impl Fn(u64) -> F + 'static,
+) -> Batch {
+    let dispatch = dispatch.clone();
+    Box::new(move |calls| {
+        tracing::dispatcher::with_default(&dispatch, || {
+            let span = tracing_parent.then(|| tracing::info_span!("parent"));
+            let _entered = span.as_ref().map(tracing::Span::enter);
+            for i in 0..calls {
+                black_box(poll_once(call(black_box(i))));
+            }
+        })
+    })
+}
+
+/// A sampled traced call under a subscriber with and without tracebound's tracing bridge, a
+/// traced call logging an event, and `#[tracing::instrument]` + tracing-opentelemetry doing
+/// the same jobs.
+fn tracing_bridge() -> Comparison {
+    let plain = tracing_dispatch(false);
+    let bridged = tracing_dispatch(true);
+    Comparison {
+        baseline: "tracebound",
+        calls: 1000,
+        variants: vec![
+            ("tracebound", under(&plain, false, tracebound_task)),
+            ("tracebound_bridge", under(&bridged, false, tracebound_task)),
+            (
+                "tracebound_bridge_event",
+                under(&bridged, false, tracebound_task_event),
+            ),
+            ("instrument_otel", under(&plain, true, tracing_instrument)),
+            (
+                "instrument_otel_event",
+                under(&plain, true, tracing_instrument_event),
+            ),
+            (
+                "instrument_otel_bridge",
+                under(&bridged, true, tracing_instrument),
+            ),
+            (
+                "instrument_otel_bridge_event",
+                under(&bridged, true, tracing_instrument_event),
+            ),
+        ],
+    }
+}
+
 /// The comparison named `name`, with its provider installed and its parent attached (the
 /// returned token keeps the parent attached).
 pub fn prepare(name: &str) -> (Comparison, Option<tracebound::ContextToken>) {
@@ -258,6 +311,10 @@ pub fn prepare(name: &str) -> (Comparison, Option<tracebound::ContextToken>) {
             install();
             (consumer(), None)
         }
+        "tracing_bridge" => {
+            install();
+            (tracing_bridge(), Some(tracebound::attach(parent(true))))
+        }
         "spawn" => {
             install();
             (spawn(), Some(tracebound::attach(parent(true))))
@@ -283,4 +340,5 @@ pub const COMPARISONS: &[&str] = &[
     "spawn",
     "spawn_stateful",
     "spawn_blocking",
+    "tracing_bridge",
 ];

@@ -178,6 +178,37 @@ pub async fn tracing_instrument(x: u64) -> u64 {
     black_box(x) + 1
 }
 
+/// [`tracebound_task`] logging one event, which the tracing bridge records on its span.
+#[tracebound::traced_task]
+pub async fn tracebound_task_event(x: u64) -> u64 {
+    tracing::info!(x, "handled");
+    black_box(x) + 1
+}
+
+/// [`tracing_instrument`] logging the same event, which tracing-opentelemetry records on its
+/// span.
+#[tracing::instrument(skip_all)]
+pub async fn tracing_instrument_event(x: u64) -> u64 {
+    tracing::info!(x, "handled");
+    black_box(x) + 1
+}
+
+/// A subscriber with tracing-opentelemetry's default layer on [`PROVIDER`], and with
+/// `bridge`, tracebound's tracing bridge (`tracebound::tracing::otel` around that layer, and
+/// `tracebound::tracing::layer()`).
+pub fn tracing_dispatch(bridge: bool) -> tracing::Dispatch {
+    let otel = tracing_opentelemetry::layer().with_tracer(PROVIDER.tracer("bench-tracing"));
+    if bridge {
+        tracing::Dispatch::new(
+            tracing_subscriber::registry()
+                .with(tracebound::tracing::otel(otel))
+                .with(tracebound::tracing::layer()),
+        )
+    } else {
+        tracing::Dispatch::new(tracing_subscriber::registry().with(otel))
+    }
+}
+
 #[fastrace::trace]
 pub async fn fastrace_trace(x: u64) -> u64 {
     black_box(x) + 1

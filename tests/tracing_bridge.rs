@@ -74,9 +74,17 @@ async fn nested() -> u64 {
 /// A traced call inside an entered tracing span is its child; a tracing span started inside
 /// the traced body is the traced span's child, and a traced call inside that, its child; the
 /// blocking pool and a spawned task keep their parents.
+/// Both activation modes, and both with tracebound's layer added before tracing-opentelemetry's.
+fn every_order() -> impl Iterator<Item = Mode> {
+    BOTH.into_iter().chain(BOTH.into_iter().map(|m| Mode {
+        reversed: true,
+        ..m
+    }))
+}
+
 #[test]
 fn parents_in_both_directions_in_both_activation_modes() {
-    for mode in BOTH {
+    for mode in every_order() {
         let service = service(mode);
         let root = format!("request ({})", label(mode));
         let out = service.run(async {
@@ -102,7 +110,7 @@ fn parents_in_both_directions_in_both_activation_modes() {
 /// span is entered further out; an event inside a tracing span is on that span; none twice.
 #[test]
 fn events_land_on_their_innermost_span_once() {
-    for mode in BOTH {
+    for mode in every_order() {
         let service = service(mode);
         let root = format!("events ({})", label(mode));
         service.run(async {
@@ -150,6 +158,7 @@ fn without_the_filter_an_event_is_recorded_once_on_the_tracing_span() {
             activation,
             wrapped: false,
             json: false,
+            reversed: false,
         };
         let service = service(mode);
         let root = format!("unfiltered ({})", label(mode));
@@ -268,6 +277,7 @@ fn log_lines_carry_the_current_trace_and_span_ids() {
                 activation,
                 wrapped: true,
                 json,
+                reversed: false,
             };
             let service = service(mode);
             let root = format!("lines ({}, json {json})", label(mode));

@@ -185,6 +185,8 @@ pub mod with_tracing {
         pub wrapped: bool,
         /// Log lines as JSON.
         pub json: bool,
+        /// `tracebound::tracing::layer()` before tracing-opentelemetry's layer instead of after.
+        pub reversed: bool,
     }
 
     pub const BOTH: [Mode; 2] = [
@@ -192,11 +194,13 @@ pub mod with_tracing {
             activation: true,
             wrapped: true,
             json: false,
+            reversed: false,
         },
         Mode {
             activation: false,
             wrapped: true,
             json: false,
+            reversed: false,
         },
     ];
 
@@ -233,6 +237,7 @@ pub mod with_tracing {
                 .boxed(),
         };
         let subscriber = tracing_subscriber::registry()
+            .with(mode.reversed.then(tracebound::tracing::layer))
             .with(mode.wrapped.then(|| {
                 otel(
                     tracing_opentelemetry::layer()
@@ -245,7 +250,7 @@ pub mod with_tracing {
                     .with_tracer(tracer.clone())
                     .with_context_activation(mode.activation)
             }))
-            .with(tracebound::tracing::layer())
+            .with((!mode.reversed).then(tracebound::tracing::layer))
             .with(OpenTelemetryTracingBridge::new(&loggers))
             .with(fmt);
         let dispatch = Dispatch::new(subscriber);
@@ -271,11 +276,13 @@ pub mod with_tracing {
     }
 
     pub fn label(mode: Mode) -> &'static str {
-        match (mode.activation, mode.wrapped) {
-            (true, true) => "activation on",
-            (false, true) => "activation off",
-            (true, false) => "activation on, no filter",
-            (false, false) => "activation off, no filter",
+        match (mode.activation, mode.wrapped, mode.reversed) {
+            (true, true, false) => "activation on",
+            (false, true, false) => "activation off",
+            (true, false, false) => "activation on, not wrapped",
+            (false, false, false) => "activation off, not wrapped",
+            (true, _, true) => "activation on, layer first",
+            (false, _, true) => "activation off, layer first",
         }
     }
 }

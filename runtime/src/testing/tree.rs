@@ -191,6 +191,21 @@ impl TraceTree {
         self.to_string()
     }
 
+    /// [`render`](TraceTree::render), with each span's events (the `tracing` log events the
+    /// tracing bridge records, an `exception`, a cancellation) listed under it, with their
+    /// `level` attribute when they have one.
+    ///
+    /// ```text
+    /// create_order [internal]          | ████████████████████████████ |     1.812ms
+    /// │    · INFO creating the order
+    /// └─ reserve_stock [internal]      |  ███████████                 |     0.311ms
+    /// ```
+    pub fn render_with_events(&self) -> String {
+        let mut out = String::new();
+        let _ = self.write(&mut out, true);
+        out
+    }
+
     fn lines(&self) -> Vec<(String, &SpanData)> {
         fn walk<'a>(
             tree: &'a TraceTree,
@@ -230,6 +245,12 @@ const BAR_WIDTH: usize = 30;
 
 impl fmt::Display for TraceTree {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write(f, false)
+    }
+}
+
+impl TraceTree {
+    fn write(&self, f: &mut impl fmt::Write, events: bool) -> fmt::Result {
         let lines = self.lines();
         let (Some(start), Some(end)) = (
             self.spans.iter().map(|s| s.start_time).min(),
@@ -280,6 +301,36 @@ impl fmt::Display for TraceTree {
                 write!(f, "  trace {}", span.span_context.trace_id())?;
             }
             writeln!(f)?;
+            if events {
+                // Under the span's name: its tree prefix, with the branch continued.
+                let prefix: String = label
+                    .chars()
+                    .take(
+                        label.chars().count()
+                            - span.name.chars().count()
+                            - kind(&span.span_kind).len()
+                            - 3,
+                    )
+                    .map(|c| match c {
+                        '├' | '│' => '│',
+                        _ => ' ',
+                    })
+                    .collect();
+                let branch = if self.children(span).is_empty() {
+                    ' '
+                } else {
+                    '│'
+                };
+                for event in span.events.iter() {
+                    let level = event
+                        .attributes
+                        .iter()
+                        .find(|kv| kv.key.as_str() == "level")
+                        .map(|kv| format!("{} ", kv.value))
+                        .unwrap_or_default();
+                    writeln!(f, "{prefix}{branch}    · {level}{}", event.name)?;
+                }
+            }
         }
         Ok(())
     }

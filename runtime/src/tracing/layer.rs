@@ -50,6 +50,10 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 pub struct Layer {
     /// Whether [`otel`] is in the subscriber: 0 not known yet, 1 no, 2 yes.
     wrapped: AtomicU8,
+    /// Whether tracing-opentelemetry's layer made an entered span's context current before this
+    /// layer heard of the entry (its context activation is on, and it comes first): 0 not
+    /// known yet, 1 yes, 2 no. Once it did, the current context at an entry is the span's.
+    activated: AtomicU8,
 }
 
 /// The tracebound layer; see [`Layer`].
@@ -88,34 +92,46 @@ struct OtelMarker;
 
 static OTEL_MARKER: OtelMarker = OtelMarker;
 
-/// What the layer keeps on a tracing span from its first entry.
-struct Activation {
-    /// The span's OpenTelemetry context and span id, if tracing-opentelemetry's layer gave it
-    /// one.
-    otel: Option<(SpanId, OtelContext)>,
-    /// Whether this layer attaches the context on entry, tracing-opentelemetry's layer not
-    /// doing it (its context activation is off, or it comes after this layer).
-    attaches: bool,
-}
+/// What the layer keeps on a tracing span whose context it attaches itself, from its first
+/// entry: the span's OpenTelemetry context, or none if tracing-opentelemetry gave it none.
+struct Activation(Option<OtelContext>);
 
 /// The parent a tracing span gets when it is first entered: the tracebound span that was
 /// innermost where it was created, which tracing-opentelemetry without context activation does
 /// not see.
 struct Reparent(OtelContext);
 
-thread_local! {
-    /// The contexts this layer attached, by the tracing span entered.
-    static ATTACHED: RefCell<Vec<(Id, ContextGuard)>> = const { RefCell::new(Vec::new()) };
+/// A tracing span entered on this thread.
+struct Entered {
+    id: Id,
+    /// Its OpenTelemetry span id, if it has one.
+    otel: Option<SpanId>,
+    /// The context this layer attached for it.
+    guard: Option<ContextGuard>,
 }
 
-/// The OpenTelemetry span id of a tracing span, if the layer saw it entered with one.
-fn otel_span_id<S>(span: &SpanRef<'_, S>) -> Option<SpanId>
+thread_local! {
+    /// The tracing spans entered on this thread, innermost last.
+    static ENTERED: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The OpenTelemetry span id of a tracing span entered on this thread, and whether this layer
+/// attached its context; `None` if it has no OpenTelemetry span.
+fn entered(id: &Id) -> Option<(SpanId, bool)> {
+    ENTERED.with(|e| {
+        let e = e.borrow();
+        let entry = e.iter().rev().find(|entry| entry.id == *id)?;
+        Some((entry.otel?, entry.guard.is_some()))
+    })
+}
+
+/// The OpenTelemetry span id of the current tracing span.
+fn current_otel_id<S>(ctx: &Context<'_, S>) -> Option<SpanId>
 where
-    S: for<'a> LookupSpan<'a>,
+    S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    span.extensions()
-        .get::<Activation>()
-        .and_then(|a| a.otel.as_ref().map(|(id, _)| *id))
+    let span = ctx.lookup_current()?;
+    entered(&span.id()).map(|(id, _)| id)
 }
 
 /// Whether the innermost OpenTelemetry span is a recording one other than the tracing span's
@@ -134,45 +150,39 @@ impl Layer {
         self.wrapped.load(Ordering::Relaxed) == 2
     }
 
-    /// The first entry of a tracing span: its parent corrected, its context read.
-    fn first_entry<S>(&self, id: &Id, span: &SpanRef<'_, S>) -> Activation
+    /// The first entry of a tracing span whose context this layer may have to attach: its
+    /// parent corrected, its context read; `None` if tracing-opentelemetry attached it.
+    fn first_entry<S>(&self, id: &Id, span: &SpanRef<'_, S>) -> Option<Activation>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        if self.wrapped.load(Ordering::Relaxed) == 0 {
-            let found = tracing::dispatcher::get_default(|d| d.is::<OtelMarker>());
-            self.wrapped
-                .store(if found { 2 } else { 1 }, Ordering::Relaxed);
-        }
-        let reparent = span.extensions_mut().remove::<Reparent>();
-        // The registry made the span current before the layers hear of the entry: a handle to
-        // it, for tracing-opentelemetry's API.
-        let current = tracing::Span::current();
-        if current.id().as_ref() != Some(id) {
-            return Activation {
-                otel: None,
-                attaches: false,
-            };
-        }
+        // Looked for first with a read lock, as it is rarely there.
+        let reparenting = span.extensions().get::<Reparent>().is_some();
+        let reparent = reparenting
+            .then(|| span.extensions_mut().remove::<Reparent>())
+            .flatten();
         if let Some(Reparent(cx)) = reparent {
-            // Fails only if the span was started already, with the parent it was created with
-            // by tracing-opentelemetry's own activation, which is then the right one.
-            let _ = current.set_parent(cx);
+            // The registry made the span current before the layers hear of the entry: a handle
+            // to it, for tracing-opentelemetry's API. Setting the parent fails only if the span
+            // was started already, by tracing-opentelemetry's own activation, which then gave
+            // it the right parent.
+            let current = tracing::Span::current();
+            if current.id().as_ref() == Some(id) {
+                let _ = current.set_parent(cx);
+            }
         }
-        let cx = current.context();
+        let cx =
+            tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(id, d))
+                .unwrap_or_default();
         let sc = cx.span().span_context().clone();
         if !sc.is_valid() {
-            return Activation {
-                otel: None,
-                attaches: false,
-            };
+            return Some(Activation(None));
         }
         let attaches =
             OtelContext::map_current(|c| c.span().span_context().span_id()) != sc.span_id();
-        Activation {
-            otel: Some((sc.span_id(), cx)),
-            attaches,
-        }
+        self.activated
+            .store(if attaches { 2 } else { 1 }, Ordering::Relaxed);
+        attaches.then_some(Activation(Some(cx)))
     }
 }
 
@@ -184,23 +194,16 @@ where
         if !attrs.is_contextual() {
             return;
         }
+        if self.activated.load(Ordering::Relaxed) == 1 {
+            // tracing-opentelemetry's activation: the current context is the new span's parent.
+            return;
+        }
         let Some(parent) = ctx.lookup_current() else {
             return;
         };
-        let (parent_id, parent_attaches) = {
-            let extensions = parent.extensions();
-            match extensions.get::<Activation>() {
-                Some(Activation {
-                    otel: Some((span_id, _)),
-                    attaches,
-                }) => (*span_id, *attaches),
-                _ => return,
-            }
-        };
-        // With tracing-opentelemetry's activation the current context is already its parent.
-        if !parent_attaches {
+        let Some((parent_id, true)) = entered(&parent.id()) else {
             return;
-        }
+        };
         let inner = OtelContext::map_current(|cx| {
             let differs = cx.span().span_context().span_id() != parent_id;
             differs.then(|| cx.clone())
@@ -211,39 +214,60 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(id) else {
-            return;
-        };
-        let known = span.extensions().get::<Activation>().map(|a| {
-            a.attaches
-                .then(|| a.otel.as_ref().map(|(_, cx)| cx.clone()))
-        });
-        let cx = match known {
-            Some(cx) => cx.flatten(),
-            None => {
-                let activation = self.first_entry(id, &span);
-                let cx = activation
-                    .otel
-                    .as_ref()
-                    .filter(|_| activation.attaches)
-                    .map(|(_, cx)| cx.clone());
-                span.extensions_mut().insert(activation);
-                cx
+        if self.wrapped.load(Ordering::Relaxed) == 0 {
+            let found = tracing::dispatcher::get_default(|d| d.is::<OtelMarker>());
+            self.wrapped
+                .store(if found { 2 } else { 1 }, Ordering::Relaxed);
+        }
+        let (otel, guard) = if self.activated.load(Ordering::Relaxed) == 1 {
+            // tracing-opentelemetry made the span's context current already (or, for a span it
+            // does not see, left its parent's, which events then go to alike).
+            let otel = OtelContext::map_current(|c| {
+                let span = c.span();
+                let sc = span.span_context();
+                sc.is_valid().then(|| sc.span_id())
+            });
+            (otel, None)
+        } else {
+            let Some(span) = ctx.span(id) else {
+                return;
+            };
+            let known = span.extensions().get::<Activation>().map(|a| a.0.clone());
+            let cx = match known {
+                Some(cx) => cx,
+                None => match self.first_entry(id, &span) {
+                    Some(activation) => {
+                        let cx = activation.0.clone();
+                        span.extensions_mut().insert(activation);
+                        cx
+                    }
+                    None => OtelContext::map_current(|c| Some(c.clone())),
+                },
+            };
+            match cx {
+                Some(cx) if self.activated.load(Ordering::Relaxed) != 1 => {
+                    (Some(cx.span().span_context().span_id()), Some(cx.attach()))
+                }
+                Some(cx) => (Some(cx.span().span_context().span_id()), None),
+                None => (None, None),
             }
         };
-        if let Some(cx) = cx {
-            let guard = cx.attach();
-            ATTACHED.with(|a| a.borrow_mut().push((id.clone(), guard)));
-        }
+        ENTERED.with(|e| {
+            e.borrow_mut().push(Entered {
+                id: id.clone(),
+                otel,
+                guard,
+            })
+        });
     }
 
     fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
-        let guard = ATTACHED.with(|a| {
-            let mut a = a.borrow_mut();
-            let i = a.iter().rposition(|(entered, _)| entered == id)?;
-            Some(a.remove(i).1)
+        let entry = ENTERED.with(|e| {
+            let mut e = e.borrow_mut();
+            let i = e.iter().rposition(|entry| entry.id == *id)?;
+            Some(e.remove(i))
         });
-        drop(guard);
+        drop(entry);
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
@@ -253,7 +277,7 @@ where
         }
         let tracing_span = match ctx.lookup_current() {
             None => None,
-            Some(span) => match otel_span_id(&span) {
+            Some(span) => match entered(&span.id()).map(|(id, _)| id) {
                 // Inside a tracing span of tracing-opentelemetry's, which records the event
                 // unless `otel` hands it over.
                 Some(id) if self.wrapped() => Some(id),
@@ -316,7 +340,7 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         if event.is_contextual()
-            && let Some(id) = ctx.lookup_current().as_ref().and_then(otel_span_id)
+            && let Some(id) = current_otel_id(&ctx)
             && OtelContext::map_current(|cx| innermost_is_other(cx, id))
         {
             return;
