@@ -10,7 +10,7 @@
 //! - [`otel()`] wraps tracing-opentelemetry's layer so that it leaves those events to it, and
 //!   an event is recorded once, on its innermost span;
 //! - [`TraceIds`] puts the trace and span ids on every log line written inside a trace;
-//! - [`init_tracing`](crate::init_tracing) (feature `setup` too) installs all of it, with an
+//! - [`init_tracing`] (feature `setup` too) installs all of it, with an
 //!   `EnvFilter` from `RUST_LOG`, on the provider [`init`](crate::init) installs;
 //! - [`server_span`] and [`server_response`] (feature `http` too) make tower-http's `TraceLayer`
 //!   the one SERVER span of a request.
