@@ -6,7 +6,7 @@ use super::events;
 use opentelemetry::trace::{SpanId, TraceContextExt};
 use opentelemetry::{Context as OtelContext, ContextGuard};
 use std::any::TypeId;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU8, Ordering};
 use tracing::level_filters::LevelFilter;
 use tracing::span::{Attributes, Id, Record};
@@ -110,7 +110,27 @@ struct Entered {
     guard: Option<ContextGuard>,
 }
 
+/// What [`Otel`] decided about an event, for [`Layer`] to reuse.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    /// Its innermost span is a tracebound span: the layer records it.
+    HandedOver,
+    /// Its innermost span is the current tracing span's: tracing-opentelemetry records it.
+    Kept,
+    /// No tracing span of tracing-opentelemetry's is current.
+    NoTracingSpan,
+}
+
+/// An event, told apart from the other events being dispatched on the thread (those dispatched
+/// while it is, from inside a layer) by its address.
+fn event_key(event: &Event<'_>) -> usize {
+    event as *const Event<'_> as usize
+}
+
 thread_local! {
+    /// The last decision of [`Otel`] on this thread, and the event it is about.
+    static DECIDED: Cell<(usize, Decision)> = const { Cell::new((0, Decision::NoTracingSpan)) };
+
     /// The tracing spans entered on this thread, innermost last.
     static ENTERED: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
 }
@@ -270,19 +290,39 @@ where
         drop(entry);
     }
 
+    fn event_enabled(&self, _event: &Event<'_>, _ctx: Context<'_, S>) -> bool {
+        // Every layer is asked before any records the event: a decision `otel` makes from here
+        // on is about this event (or one dispatched inside it, which has another address).
+        DECIDED.with(|d| d.set((0, Decision::NoTracingSpan)));
+        true
+    }
+
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         if !event.is_contextual() {
             // An explicit parent (or none): tracing-opentelemetry's to record.
             return;
         }
-        let tracing_span = match ctx.lookup_current() {
-            None => None,
-            Some(span) => match entered(&span.id()).map(|(id, _)| id) {
-                // Inside a tracing span of tracing-opentelemetry's, which records the event
-                // unless `otel` hands it over.
-                Some(id) if self.wrapped() => Some(id),
-                Some(_) => return,
+        let decided = DECIDED.with(|d| {
+            let (key, decision) = d.get();
+            (key == event_key(event)).then_some(decision)
+        });
+        let tracing_span = match decided {
+            // `otel` looked already, for this very event.
+            Some(Decision::HandedOver) => {
+                OtelContext::map_current(|cx| events::record(event, &cx.span()));
+                return;
+            }
+            Some(Decision::Kept) => return,
+            Some(Decision::NoTracingSpan) => None,
+            None => match ctx.lookup_current() {
                 None => None,
+                Some(span) => match entered(&span.id()).map(|(id, _)| id) {
+                    // Inside a tracing span of tracing-opentelemetry's, which records the
+                    // event unless `otel` hands it over.
+                    Some(id) if self.wrapped() => Some(id),
+                    Some(_) => return,
+                    None => None,
+                },
             },
         };
         OtelContext::map_current(|cx| {
@@ -339,13 +379,21 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        if event.is_contextual()
-            && let Some(id) = current_otel_id(&ctx)
-            && OtelContext::map_current(|cx| innermost_is_other(cx, id))
-        {
+        if !event.is_contextual() {
+            self.inner.on_event(event, ctx);
             return;
         }
-        self.inner.on_event(event, ctx);
+        let decision = match current_otel_id(&ctx) {
+            None => Decision::NoTracingSpan,
+            Some(id) if OtelContext::map_current(|cx| innermost_is_other(cx, id)) => {
+                Decision::HandedOver
+            }
+            Some(_) => Decision::Kept,
+        };
+        DECIDED.with(|d| d.set((event_key(event), decision)));
+        if decision != Decision::HandedOver {
+            self.inner.on_event(event, ctx);
+        }
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
