@@ -59,56 +59,70 @@ struct Visitor {
 }
 
 impl Visitor {
-    fn field(&mut self, field: &Field, value: impl Into<Value> + fmt::Display) {
-        match field.name() {
-            "message" => self.name = Some(value.to_string().into()),
-            name => self.attributes.push(KeyValue::new(name, value)),
-        }
+    /// A field other than the message or an error's text.
+    fn attribute(&mut self, field: &Field, value: impl Into<Value>) {
+        self.attributes.push(KeyValue::new(field.name(), value));
     }
 
-    /// An `error` field given as text (`%e` or `?e`, as `#[instrument(err)]` records it).
-    fn error_text(&mut self, field: &Field, text: String) -> bool {
-        if field.name() != "error" || self.name.as_ref().is_some_and(|n| !n.is_empty()) {
-            return false;
+    /// A field given as text: the message, an `error` field (`%e` or `?e`, as
+    /// `#[instrument(err)]` records it) on an event with no message yet, or an attribute.
+    fn text(&mut self, field: &Field, text: String) {
+        match field.name() {
+            "message" => self.name = Some(text.into()),
+            "error" if self.name.as_ref().is_none_or(|n| n.is_empty()) => {
+                self.status = Some(Status::error(text.clone()));
+                self.name = Some(Cow::Borrowed(EXCEPTION));
+                self.attributes.push(KeyValue::new(EXCEPTION_MESSAGE, text));
+            }
+            name => self.attributes.push(KeyValue::new(name, text)),
         }
-        self.status = Some(Status::error(text.clone()));
-        self.name = Some(Cow::Borrowed(EXCEPTION));
-        self.attributes.push(KeyValue::new(EXCEPTION_MESSAGE, text));
-        true
     }
 }
 
 impl Visit for Visitor {
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.field(field, value);
+        match field.name() {
+            "message" => self.name = Some(value.to_string().into()),
+            _ => self.attribute(field, value),
+        }
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.field(field, value);
+        match field.name() {
+            "message" => self.name = Some(value.to_string().into()),
+            _ => self.attribute(field, value),
+        }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.field(field, value);
+        match field.name() {
+            "message" => self.name = Some(value.to_string().into()),
+            _ => self.attribute(field, value),
+        }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        match i64::try_from(value) {
-            Ok(value) => self.field(field, value),
-            Err(_) => self.field(field, value.to_string()),
+        match (field.name(), i64::try_from(value)) {
+            ("message", _) | (_, Err(_)) => self.text(field, value.to_string()),
+            (_, Ok(value)) => self.attribute(field, value),
         }
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        if !self.error_text(field, format!("{value:?}")) {
-            self.field(field, value.to_owned());
-        }
+        // As tracing-opentelemetry does: an error's text is quoted, other text is not.
+        let error = field.name() == "error" && self.name.as_ref().is_none_or(|n| n.is_empty());
+        self.text(
+            field,
+            if error {
+                format!("{value:?}")
+            } else {
+                value.to_owned()
+            },
+        );
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let text = format!("{value:?}");
-        if !self.error_text(field, text.clone()) {
-            self.field(field, text);
-        }
+        self.text(field, format!("{value:?}"));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
