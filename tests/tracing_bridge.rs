@@ -137,6 +137,20 @@ fn events_land_on_their_innermost_span_once() {
             Some(&Value::from("tracing_bridge")),
             "{mode}"
         );
+        assert_eq!(
+            attr(event, "code.module.name"),
+            Some(&Value::from("tracing_bridge")),
+            "{mode}"
+        );
+        assert!(
+            attr(event, "code.file.path")
+                .is_some_and(|f| f.as_str().ends_with("tracing_bridge.rs")),
+            "{mode}"
+        );
+        assert!(matches!(
+            attr(event, "code.line.number"),
+            Some(Value::I64(_))
+        ));
         let priced = events(&trace, "priced on the blocking pool");
         assert_eq!(priced.len(), 1, "{mode}");
         assert_eq!(priced[0].0.name, "price", "{mode}");

@@ -89,13 +89,14 @@ fn one_server_span_per_request_under_trace_layer() {
         let trace_id = format!("4bf92f3577b34da6a3ce929d0e0e47{i:02x}");
         let parent = "00f067aa0ba902b7";
         let started = std::time::SystemTime::now();
-        let (body, failed, malformed) = service.run(async {
+        let (body, failed, malformed, port) = service.run(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let address = listener.local_addr().unwrap();
             tokio::spawn(async move { axum::serve(listener, app()).await.unwrap() });
             let client = reqwest::Client::new();
             let body = client
-                .post(format!("http://{address}/orders/42"))
+                .post(format!("http://{address}/orders/42?source=test"))
+                .header("user-agent", "tracebound-test")
                 .header("traceparent", format!("00-{trace_id}-{parent}-01"))
                 .header("baggage", "tenant=acme")
                 .send()
@@ -117,7 +118,7 @@ fn one_server_span_per_request_under_trace_layer() {
                 .send()
                 .await
                 .unwrap();
-            (body, failed, malformed.status())
+            (body, failed, malformed.status(), address.port())
         });
         assert_eq!(body, "42 acme", "{mode}: baggage reaches the handler");
         let trace_id = TraceId::from_hex(&trace_id).unwrap();
@@ -145,6 +146,26 @@ fn one_server_span_per_request_under_trace_layer() {
             Some(&Value::from("/orders/42"))
         );
         assert_eq!(attribute(server, "url.scheme"), Some(&Value::from("http")));
+        assert_eq!(
+            attribute(server, "url.query"),
+            Some(&Value::from("source=test"))
+        );
+        assert_eq!(
+            attribute(server, "server.address"),
+            Some(&Value::from("127.0.0.1"))
+        );
+        assert_eq!(
+            attribute(server, "server.port"),
+            Some(&Value::I64(port.into()))
+        );
+        assert_eq!(
+            attribute(server, "user_agent.original"),
+            Some(&Value::from("tracebound-test"))
+        );
+        assert_eq!(
+            attribute(server, "network.protocol.version"),
+            Some(&Value::from("1.1"))
+        );
         assert_eq!(
             attribute(server, "http.response.status_code"),
             Some(&Value::I64(200))

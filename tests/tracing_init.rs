@@ -12,6 +12,7 @@ use tracing::Instrument;
 #[traced_task]
 async fn work() -> bool {
     tracing::info!("inside the traced call");
+    log::info!("from the log crate");
     opentelemetry::Context::map_current(|cx| cx.span().span_context().is_sampled())
 }
 
@@ -34,7 +35,8 @@ fn installs_one_subscriber_on_the_provider_and_refuses_a_second() {
         "an invalid RUST_LOG installs nothing"
     );
 
-    let guard = setup("info").install_tracing().expect("installed");
+    // Log lines at `warn` only: spans and events at `info` still go to the trace.
+    let guard = setup("warn").install_tracing().expect("installed");
     let sampled = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

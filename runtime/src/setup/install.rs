@@ -22,13 +22,16 @@ use std::time::Duration;
 pub(super) type ConsoleOutput = Arc<Mutex<dyn Write + Send>>;
 
 /// Builds and installs the provider and propagator `resolved` describes, exporting through
-/// `console` (standard output by default) and `processors` as well.
+/// `console` (standard output by default) and `processors` as well; and whether the console
+/// exporter was chosen by default, which the caller says with [`console_by_default`] once
+/// `tracing` output is set up.
 pub(super) fn install(
     resolved: Resolved,
     sources: &Sources<'_>,
     console: Option<ConsoleOutput>,
     processors: Vec<Box<dyn SpanProcessor>>,
-) -> Result<Guard, SetupError> {
+) -> Result<(Guard, bool), SetupError> {
+    let mut by_default = false;
     let mut builder = SdkTracerProvider::builder()
         .with_resource(resolved.resource.clone())
         .with_sampler(resolved.sampler.to_sdk());
@@ -40,9 +43,8 @@ pub(super) fn install(
     match resolved.exporter {
         Exporter::None => {}
         Exporter::Console => {
-            if sources.code.exporter.is_none() && sources.var("OTEL_TRACES_EXPORTER").is_none() {
-                console_by_default();
-            }
+            by_default =
+                sources.code.exporter.is_none() && sources.var("OTEL_TRACES_EXPORTER").is_none();
             let output = console.unwrap_or_else(|| Arc::new(Mutex::new(std::io::stdout())));
             builder = builder.with_span_processor(
                 BatchSpanProcessor::builder(ConsoleExporter::new(output))
@@ -65,12 +67,12 @@ pub(super) fn install(
     let provider = builder.build();
     crate::set_tracer_provider(provider.clone());
     crate::globals::install_propagator(composite(&resolved.propagators));
-    Ok(Guard { provider })
+    Ok((Guard { provider }, by_default))
 }
 
 /// `OTEL_TRACES_EXPORTER` unset picks `otlp`, as the specification says, when tracebound has
 /// it (feature `otlp`); without it, the console exporter, which is said once.
-fn console_by_default() {
+pub(super) fn console_by_default() {
     static SAID: AtomicBool = AtomicBool::new(false);
     if !SAID.swap(true, Ordering::Relaxed) {
         tracing::info!(

@@ -157,7 +157,17 @@ impl Setup {
 
     /// Installs the global tracer provider and propagator, and returns the guard that flushes
     /// and shuts the provider down when dropped.
-    pub fn install(mut self) -> Result<Guard, SetupError> {
+    pub fn install(self) -> Result<Guard, SetupError> {
+        let (guard, console_by_default) = self.install_quietly()?;
+        if console_by_default {
+            install::console_by_default();
+        }
+        Ok(guard)
+    }
+
+    /// [`install`](Setup::install), leaving the caller to say that the console exporter was
+    /// chosen by default (after it has set up `tracing` output).
+    fn install_quietly(mut self) -> Result<(Guard, bool), SetupError> {
         let resolved = self.resolve()?;
         let processors = std::mem::take(&mut self.processors);
         let console = self.console.take();
@@ -173,7 +183,12 @@ impl Setup {
     /// variables as `OTEL_*`).
     pub fn install_tracing(self) -> Result<Guard, crate::tracing::InitError> {
         let rust_log = self.env.get("RUST_LOG").cloned();
-        crate::tracing::init::install(self, rust_log.as_deref())
+        let (guard, console_by_default) =
+            crate::tracing::init::install(rust_log.as_deref(), || self.install_quietly())?;
+        if console_by_default {
+            install::console_by_default();
+        }
+        Ok(guard)
     }
 }
 

@@ -4,7 +4,9 @@
 //! on an event with no message yet makes an `exception` event with `exception.message` and sets
 //! the span's status to that error; an error value (`record_error`) adds `exception.message`
 //! and `exception.stacktrace` (the source chain) to the event and the span; an `ERROR` event
-//! sets the span's status to error.
+//! sets the span's status to error; the event's place in the code is `code.file.path`,
+//! `code.module.name` and `code.line.number`. A record of the `log` crate (through
+//! `tracing-log`) gives its own target and place; its `log.*` fields are not attributes.
 
 use opentelemetry::trace::{SpanRef, Status};
 use opentelemetry::{Array, KeyValue, StringValue, Value};
@@ -22,9 +24,10 @@ pub(super) fn record(event: &Event<'_>, span: &SpanRef<'_>) {
     let meta = event.metadata();
     let mut visitor = Visitor {
         name: None,
-        attributes: Vec::with_capacity(meta.fields().len() + 2),
+        attributes: Vec::with_capacity(meta.fields().len() + 5),
         status: None,
         span_attributes: Vec::new(),
+        log: None,
     };
     visitor
         .attributes
@@ -33,6 +36,23 @@ pub(super) fn record(event: &Event<'_>, span: &SpanRef<'_>) {
         .attributes
         .push(KeyValue::new("target", meta.target()));
     event.record(&mut visitor);
+    match visitor.log.take() {
+        Some(log) => {
+            if let Some(target) = log.target {
+                visitor.attributes[1] = KeyValue::new("target", target);
+            }
+            visitor.place(
+                log.file.map(Value::from),
+                log.module.map(Value::from),
+                log.line,
+            );
+        }
+        None => visitor.place(
+            meta.file().map(Value::from),
+            meta.module_path().map(Value::from),
+            meta.line().map(i64::from),
+        ),
+    }
     let status = match visitor.status {
         Some(status) => Some(status),
         None if *meta.level() == Level::ERROR => Some(Status::error("")),
@@ -56,9 +76,55 @@ struct Visitor {
     attributes: Vec<KeyValue>,
     status: Option<Status>,
     span_attributes: Vec<KeyValue>,
+    /// What a record of the `log` crate says of itself.
+    log: Option<LogRecord>,
+}
+
+#[derive(Default)]
+struct LogRecord {
+    target: Option<String>,
+    file: Option<String>,
+    module: Option<String>,
+    line: Option<i64>,
 }
 
 impl Visitor {
+    /// The event's place in the code.
+    fn place(&mut self, file: Option<Value>, module: Option<Value>, line: Option<i64>) {
+        if let Some(file) = file {
+            self.attributes.push(KeyValue::new("code.file.path", file));
+        }
+        if let Some(module) = module {
+            self.attributes
+                .push(KeyValue::new("code.module.name", module));
+        }
+        if let Some(line) = line {
+            self.attributes
+                .push(KeyValue::new("code.line.number", line));
+        }
+    }
+
+    /// A `log.*` field of a record of the `log` crate; false for any other field.
+    fn log_field(
+        &mut self,
+        field: &Field,
+        text: impl FnOnce() -> String,
+        line: Option<i64>,
+    ) -> bool {
+        let Some(key) = field.name().strip_prefix("log.") else {
+            return false;
+        };
+        let log = self.log.get_or_insert_with(LogRecord::default);
+        match key {
+            "target" => log.target = Some(text()),
+            "file" => log.file = Some(text()),
+            "module_path" => log.module = Some(text()),
+            "line" => log.line = line,
+            _ => {}
+        }
+        true
+    }
+
     /// A field other than the message or an error's text.
     fn attribute(&mut self, field: &Field, value: impl Into<Value>) {
         self.attributes.push(KeyValue::new(field.name(), value));
@@ -95,6 +161,9 @@ impl Visit for Visitor {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.log_field(field, || value.to_string(), Some(value)) {
+            return;
+        }
         match field.name() {
             "message" => self.name = Some(value.to_string().into()),
             _ => self.attribute(field, value),
@@ -102,6 +171,9 @@ impl Visit for Visitor {
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.log_field(field, || value.to_string(), i64::try_from(value).ok()) {
+            return;
+        }
         match (field.name(), i64::try_from(value)) {
             ("message", _) | (_, Err(_)) => self.text(field, value.to_string()),
             (_, Ok(value)) => self.attribute(field, value),
@@ -109,6 +181,9 @@ impl Visit for Visitor {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
+        if self.log_field(field, || value.to_owned(), None) {
+            return;
+        }
         // As tracing-opentelemetry does: an error's text is quoted, other text is not.
         let error = field.name() == "error" && self.name.as_ref().is_none_or(|n| n.is_empty());
         self.text(
@@ -122,6 +197,9 @@ impl Visit for Visitor {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if self.log_field(field, || format!("{value:?}"), None) {
+            return;
+        }
         self.text(field, format!("{value:?}"));
     }
 

@@ -15,7 +15,12 @@ use tracing_subscriber::registry::LookupSpan;
 /// [`TraceIds::new`] starts a text line with them (`trace_id=… span_id=… ` then the wrapped
 /// format's line); [`TraceIds::json`] adds them as the first two fields of a JSON object line
 /// (`{"trace_id":"…","span_id":"…",…}`), for `fmt::format().json()` in a
-/// `fmt::layer().json()` (whose field formatter writes JSON).
+/// `fmt::layer().json()` (whose field formatter writes JSON); given a format that writes
+/// text, it starts the line with them as `new` does. (`new` around a JSON format would make
+/// the lines invalid JSON.)
+///
+/// The span list a fmt line shows (`request{…}: message`) holds tracing spans only; the ids
+/// are the innermost span's, a tracebound span's included.
 ///
 /// ```
 /// use tracing_subscriber::{fmt, prelude::*};
@@ -98,7 +103,8 @@ where
                     "{{\"trace_id\":\"{trace_id}\",\"span_id\":\"{span_id}\"{comma}{rest}"
                 )
             }
-            None => writer.write_str(&line),
+            // Not a JSON object after all: the ids as text, not lost.
+            None => write!(writer, "trace_id={trace_id} span_id={span_id} {line}"),
         }
     }
 }

@@ -4,16 +4,28 @@ use super::{TraceIds, layer, otel};
 use crate::setup::{Guard, Setup, SetupError};
 use opentelemetry::trace::TracerProvider as _;
 use std::fmt;
-use tracing_subscriber::{EnvFilter, fmt as tracing_fmt, prelude::*};
+use std::io::IsTerminal;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::FilterExt;
+use tracing_subscriber::layer::Filter;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::{EnvFilter, Layer as _, fmt as tracing_fmt, prelude::*};
 
 /// Installs what [`init`](crate::init) installs — the global tracer provider and propagator
 /// from `OTEL_*` — **and** a global `tracing` subscriber on the same provider, so that
 /// `tracing` and tracebound record into one trace and export to one place:
 ///
-/// - an `EnvFilter` from `RUST_LOG` (`info` when unset);
-/// - tracing-opentelemetry's layer with the provider's tracer, wrapped in [`otel`];
-/// - [`layer()`](super::layer()): parents across tracing spans, events on tracebound spans;
-/// - a fmt layer writing to standard output with [`TraceIds`] on each line.
+/// - tracing-opentelemetry's layer with the provider's tracer, wrapped in [`otel`], and
+///   [`layer()`](super::layer()) (parents across tracing spans, events on tracebound spans),
+///   both seeing every span and event at `INFO` or above, and whatever else `RUST_LOG` lets
+///   through: log verbosity never takes a span out of a trace;
+/// - a fmt layer writing to standard output with [`TraceIds`] on each line (colored on a
+///   terminal), filtered by an `EnvFilter` from `RUST_LOG` (`info` when unset);
+/// - `tracing-log`'s `LogTracer`, so records of the `log` crate are `tracing` events too
+///   (unless a `log` logger is set already, which it then says).
+///
+/// For JSON lines, another writer or other filters, build the subscriber from the pieces (see
+/// the [module documentation](super)) and call [`init`](crate::init).
 ///
 /// It returns the same [`Guard`] as `init`. A global subscriber that is already set is an
 /// error, before anything is installed; so is a `RUST_LOG` that `EnvFilter` does not accept.
@@ -96,19 +108,42 @@ fn env_filter(rust_log: Option<&str>) -> Result<EnvFilter, InitError> {
     }
 }
 
-/// Installs the provider `setup` describes and the subscriber on it.
-pub(crate) fn install(setup: Setup, rust_log: Option<&str>) -> Result<Guard, InitError> {
+/// What goes to OpenTelemetry: every span and event at `INFO` or above, and whatever else
+/// `RUST_LOG` lets through. Log verbosity never takes a span out of a trace.
+fn trace_filter<S>(rust_log: Option<&str>) -> Result<impl Filter<S> + use<S>, InitError>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    Ok(LevelFilter::INFO.or(env_filter(rust_log)?))
+}
+
+/// Installs, with the provider and propagator `install` installs, the subscriber on that
+/// provider; and what `install` returned beside its guard.
+pub(crate) fn install<T>(
+    rust_log: Option<&str>,
+    install: impl FnOnce() -> Result<(Guard, T), SetupError>,
+) -> Result<(Guard, T), InitError> {
     if tracing::dispatcher::has_been_set() {
         return Err(InitError::SubscriberSet);
     }
-    let filter = env_filter(rust_log)?;
-    let guard = setup.install()?;
+    let logs = env_filter(rust_log)?;
+    let (traces, traces_too) = (trace_filter(rust_log)?, trace_filter(rust_log)?);
+    let (guard, rest) = install()?;
     let otel = otel(tracing_opentelemetry::layer().with_tracer(guard.provider().tracer("tracing")));
+    let lines = tracing_fmt::layer()
+        .with_ansi(std::io::stdout().is_terminal())
+        .event_format(TraceIds::new(tracing_fmt::format()));
     let subscriber = tracing_subscriber::registry()
-        .with(filter)
-        .with(otel)
-        .with(layer())
-        .with(tracing_fmt::layer().event_format(TraceIds::new(tracing_fmt::format())));
+        .with(otel.with_filter(traces))
+        .with(layer().with_filter(traces_too))
+        .with(lines.with_filter(logs));
     tracing::subscriber::set_global_default(subscriber).map_err(|_| InitError::SubscriberSet)?;
-    Ok(guard)
+    if tracing_log::LogTracer::init().is_err() {
+        tracing::warn!(
+            target: "tracebound",
+            "a `log` logger is already set, so records of the `log` crate go to it rather than \
+             to tracing (and are not recorded on spans)"
+        );
+    }
+    Ok((guard, rest))
 }

@@ -15,7 +15,8 @@
 //! - [`server_span`] and [`server_response`] (feature `http` too) make tower-http's `TraceLayer`
 //!   the one SERVER span of a request.
 //!
-//! Bringing your own subscriber, add the pieces in this order:
+//! Bringing your own subscriber, add the pieces (tracebound's layer after tracing-opentelemetry's
+//! costs least):
 //!
 //! ```
 //! use opentelemetry::trace::TracerProvider as _;
