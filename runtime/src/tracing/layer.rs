@@ -22,7 +22,9 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 ///   tracing-opentelemetry's layer already made it so), so a traced call, `tracebound::spawn`,
 ///   `propagation::inject` and the logs bridge made there are its children;
 /// - a tracing span created inside a tracebound span is that span's child, even when a tracing
-///   span is entered further out;
+///   span is entered further out (with tracing-opentelemetry's context activation off, the
+///   layer sets that parent when the span is first entered, replacing one given with
+///   `set_parent` before then);
 /// - a `tracing` event inside a tracebound span, and inside no tracing span of its own, is
 ///   recorded as a span event on the tracebound span, mapped as tracing-opentelemetry maps
 ///   events: the message as the event's name, `level`, `target` and the fields as attributes,
