@@ -54,10 +54,31 @@ fn installs_one_subscriber_on_the_provider_and_refuses_a_second() {
     trace.assert_single_trace();
     trace.assert_parent("work", "init-request");
     let work = trace.span("work");
-    assert!(
-        work.events
+    let named = |name: &str| work.events.iter().filter(|e| e.name == name).count();
+    assert_eq!(named("inside the traced call"), 1, "{:?}", work.events);
+    assert_eq!(
+        named("from the log crate"),
+        1,
+        "a record of the log crate, as an event"
+    );
+    let from_log = work
+        .events
+        .iter()
+        .find(|e| e.name == "from the log crate")
+        .unwrap();
+    let attr = |key: &str| {
+        from_log
+            .attributes
             .iter()
-            .any(|e| e.name == "inside the traced call")
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.to_string())
+    };
+    assert_eq!(attr("target").as_deref(), Some("tracing_init"));
+    assert_eq!(attr("code.module.name").as_deref(), Some("tracing_init"));
+    assert!(attr("code.file.path").is_some_and(|f| f.ends_with("tracing_init.rs")));
+    assert!(
+        attr("log.target").is_none(),
+        "log.* fields are not attributes"
     );
     assert_eq!(work.status, Status::Unset);
 

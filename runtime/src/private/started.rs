@@ -161,7 +161,12 @@ impl Tracer {
             Tracer::Boxed(tracer) => {
                 let span = tracer.build_with_context(builder(), parent);
                 if answers_like_noop(&span, parent) {
-                    crate::diagnostics::no_provider(parent.span().span_context().is_valid());
+                    {
+                        // A local parent span: another provider's (a remote one, extracted from a
+                        // carrier, proves nothing).
+                        let sc = parent.span().span_context().clone();
+                        crate::diagnostics::no_provider(sc.is_valid() && !sc.is_remote());
+                    }
                     scope.found_noop();
                     return Started::without_span(base, root);
                 }

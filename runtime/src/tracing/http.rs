@@ -17,9 +17,10 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 /// server)]` (that would start a second one); `#[traced_task]` on it, or on what it calls,
 /// gives children of this span. [`server_response`] records the response on it.
 ///
-/// The span is at level `INFO`, target `tracebound`: a filter that leaves it out
-/// (`RUST_LOG=warn`, `tracebound=off`) leaves out the SERVER span, and with it the request's
-/// remote parent.
+/// The span is at level `INFO`, target `tracebound`: a filter of your own that leaves it out
+/// (a global `EnvFilter` from `RUST_LOG=warn`, say) leaves out the SERVER span, and with it the
+/// request's remote parent. [`init_tracing`](crate::init_tracing) always lets `INFO` spans
+/// through to OpenTelemetry.
 ///
 /// ```
 /// # #[cfg(any())] {

@@ -6,6 +6,7 @@ use opentelemetry::trace::TracerProvider as _;
 use std::fmt;
 use std::io::IsTerminal;
 use tracing::level_filters::LevelFilter;
+use tracing_log::AsLog;
 use tracing_subscriber::filter::FilterExt;
 use tracing_subscriber::layer::Filter;
 use tracing_subscriber::registry::LookupSpan;
@@ -28,7 +29,8 @@ use tracing_subscriber::{EnvFilter, Layer as _, fmt as tracing_fmt, prelude::*};
 /// the [module documentation](super)) and call [`init`](crate::init).
 ///
 /// It returns the same [`Guard`] as `init`. A global subscriber that is already set is an
-/// error, before anything is installed; so is a `RUST_LOG` that `EnvFilter` does not accept.
+/// error, found before anything is installed; so is a `RUST_LOG` that `EnvFilter` does not
+/// accept.
 /// [`Setup::install_tracing`] does the same with the builder's settings.
 ///
 /// ```no_run
@@ -138,7 +140,12 @@ pub(crate) fn install<T>(
         .with(layer().with_filter(traces_too))
         .with(lines.with_filter(logs));
     tracing::subscriber::set_global_default(subscriber).map_err(|_| InitError::SubscriberSet)?;
-    if tracing_log::LogTracer::init().is_err() {
+    let max_level = LevelFilter::current().as_log();
+    if tracing_log::LogTracer::builder()
+        .with_max_level(max_level)
+        .init()
+        .is_err()
+    {
         tracing::warn!(
             target: "tracebound",
             "a `log` logger is already set, so records of the `log` crate go to it rather than \

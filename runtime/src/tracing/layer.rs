@@ -6,8 +6,9 @@ use super::events;
 use opentelemetry::trace::{SpanId, TraceContextExt};
 use opentelemetry::{Context as OtelContext, ContextGuard};
 use std::any::TypeId;
-use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::cell::RefCell;
+use std::sync::OnceLock;
+use tracing::dispatcher::WeakDispatch;
 use tracing::level_filters::LevelFilter;
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Dispatch, Event, Metadata, Subscriber, subscriber::Interest};
@@ -23,15 +24,17 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 ///   `propagation::inject` and the logs bridge made there are its children;
 /// - a tracing span created inside a tracebound span is that span's child, even when a tracing
 ///   span is entered further out (with tracing-opentelemetry's context activation off, the
-///   layer sets that parent when the span is first entered, replacing one given with
-///   `set_parent` before then);
+///   layer sets that parent when the span is first entered: it replaces one given with
+///   `set_parent` before then, and is not set if the span's OpenTelemetry context was asked
+///   for, or the span used as an explicit parent, before its first entry);
 /// - a `tracing` event inside a tracebound span, and inside no tracing span of its own, is
 ///   recorded as a span event on the tracebound span, mapped as tracing-opentelemetry maps
 ///   events: the message as the event's name, `level`, `target` and the fields as attributes,
 ///   an `error` field as an `exception` event, and an `ERROR` event sets the span's status.
 ///
-/// It works before or after tracing-opentelemetry's layer; after costs less, as an entry then
-/// finds the span's context current already. An event inside a tracebound span that is itself
+/// It works before or after tracing-opentelemetry's layer; give it the same per-layer filter as
+/// that layer, or none (a layer that sees fewer spans may record an event tracing-opentelemetry
+/// records too). An event inside a tracebound span that is itself
 /// inside an entered tracing span goes to the tracebound span only when tracing-opentelemetry's
 /// layer is wrapped in [`otel`]; without that, the layer leaves the event to
 /// tracing-opentelemetry, which records it on the tracing span. Either way an event is recorded
@@ -51,12 +54,8 @@ use tracing_subscriber::registry::{LookupSpan, SpanRef};
 /// ```
 #[derive(Debug, Default)]
 pub struct Layer {
-    /// Whether [`otel`] is in the subscriber: 0 not known yet, 1 no, 2 yes.
-    wrapped: AtomicU8,
-    /// Whether tracing-opentelemetry's layer made an entered span's context current before this
-    /// layer heard of the entry (its context activation is on, and it comes first): 0 not
-    /// known yet, 1 yes, 2 no. Once it did, the current context at an entry is the span's.
-    activated: AtomicU8,
+    /// The subscriber the layer is part of, which owns the spans it hears of.
+    dispatch: OnceLock<WeakDispatch>,
 }
 
 /// The tracebound layer; see [`Layer`].
@@ -64,9 +63,10 @@ pub fn layer() -> Layer {
     Layer::default()
 }
 
-/// tracing-opentelemetry's layer (`inner`), leaving to [`Layer`] the events whose innermost
-/// span is a tracebound span, which it would record on the enclosing tracing span instead.
-/// Everything else reaches `inner` unchanged.
+/// tracing-opentelemetry's layer (`inner`, alone: an event it records elsewhere does not
+/// reach `inner` at all), made to record an event whose innermost span is a tracebound span
+/// inside one of its spans on that tracebound span, where tracing-opentelemetry would record it
+/// on its own span. Everything else reaches `inner` unchanged.
 ///
 /// ```
 /// use opentelemetry::trace::TracerProvider as _;
@@ -81,13 +81,17 @@ pub fn layer() -> Layer {
 /// # drop(subscriber);
 /// ```
 pub fn otel<L>(inner: L) -> Otel<L> {
-    Otel { inner }
+    Otel {
+        inner,
+        dispatch: OnceLock::new(),
+    }
 }
 
 /// The layer [`otel`] returns.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Otel<L> {
     inner: L,
+    dispatch: OnceLock<WeakDispatch>,
 }
 
 /// What [`Otel`] answers to a downcast, so that [`Layer`] knows it is in the subscriber.
@@ -95,9 +99,9 @@ struct OtelMarker;
 
 static OTEL_MARKER: OtelMarker = OtelMarker;
 
-/// What the layer keeps on a tracing span whose context it attaches itself, from its first
-/// entry: the span's OpenTelemetry context, or none if tracing-opentelemetry gave it none.
-struct Activation(Option<OtelContext>);
+/// A tracing span's OpenTelemetry span id and context, if tracing-opentelemetry's layer gave it
+/// one: read once, kept on the span.
+struct Activation(Option<(SpanId, OtelContext)>);
 
 /// The parent a tracing span gets when it is first entered: the tracebound span that was
 /// innermost where it was created, which tracing-opentelemetry without context activation does
@@ -107,125 +111,126 @@ struct Reparent(OtelContext);
 /// A tracing span entered on this thread.
 struct Entered {
     id: Id,
-    /// Its OpenTelemetry span id, if it has one.
-    otel: Option<SpanId>,
     /// The context this layer attached for it.
     guard: Option<ContextGuard>,
 }
 
-/// What [`Otel`] decided about an event, for [`Layer`] to reuse.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Decision {
-    /// Its innermost span is a tracebound span: the layer records it.
-    HandedOver,
-    /// Its innermost span is the current tracing span's: tracing-opentelemetry records it.
-    Kept,
-    /// No tracing span of tracing-opentelemetry's is current.
-    NoTracingSpan,
-}
-
-/// An event, told apart from the other events being dispatched on the thread (those dispatched
-/// while it is, from inside a layer) by its address.
-fn event_key(event: &Event<'_>) -> usize {
-    event as *const Event<'_> as usize
-}
-
 thread_local! {
-    /// The last decision of [`Otel`] on this thread, and the event it is about.
-    static DECIDED: Cell<(usize, Decision)> = const { Cell::new((0, Decision::NoTracingSpan)) };
-
     /// The tracing spans entered on this thread, innermost last.
     static ENTERED: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The OpenTelemetry span id of a tracing span entered on this thread, and whether this layer
-/// attached its context; `None` if it has no OpenTelemetry span.
-fn entered(id: &Id) -> Option<(SpanId, bool)> {
-    ENTERED.with(|e| {
-        let e = e.borrow();
-        let entry = e.iter().rev().find(|entry| entry.id == *id)?;
-        Some((entry.otel?, entry.guard.is_some()))
-    })
+/// The subscriber in `cell`: the one that registered the layer, or else (a layer inside an
+/// `Option`, which passes no registration on) the thread's default one if it holds the layer
+/// itself (`is_it`), found where the default can be asked (not while an event is dispatched).
+fn dispatch(cell: &OnceLock<WeakDispatch>, is_it: impl Fn(&Dispatch) -> bool) -> Option<Dispatch> {
+    if let Some(dispatch) = cell.get() {
+        return dispatch.upgrade();
+    }
+    let default = tracing::dispatcher::get_default(|d| is_it(d).then(|| d.clone()))?;
+    let _ = cell.set(default.downgrade());
+    Some(default)
 }
 
-/// The OpenTelemetry span id of the current tracing span.
-fn current_otel_id<S>(ctx: &Context<'_, S>) -> Option<SpanId>
+/// `span`'s OpenTelemetry span id and context, read from tracing-opentelemetry once (which
+/// starts its OpenTelemetry span) and kept on the span. Before that, a parent noted by
+/// [`Reparent`] is given to it if it is the current span (tracing-opentelemetry's API needs a
+/// handle on it, which only the current span offers).
+fn activation<S>(
+    span: &SpanRef<'_, S>,
+    dispatch: Option<&Dispatch>,
+) -> Option<(SpanId, OtelContext)>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    let span = ctx.lookup_current()?;
-    entered(&span.id()).map(|(id, _)| id)
-}
-
-/// Whether the innermost OpenTelemetry span is a recording one other than the tracing span's
-/// (`tracing_span`): a tracebound span started inside it.
-fn innermost_is_other(cx: &OtelContext, tracing_span: SpanId) -> bool {
-    if !cx.has_active_span() {
-        return false;
+    if let Some(Activation(known)) = span.extensions().get::<Activation>() {
+        return known.clone();
     }
-    let span = cx.span();
-    let sc = span.span_context();
-    sc.is_valid() && sc.span_id() != tracing_span && span.is_recording()
-}
-
-impl Layer {
-    fn wrapped(&self) -> bool {
-        self.wrapped.load(Ordering::Relaxed) == 2
-    }
-
-    /// The first entry of a tracing span whose context this layer may have to attach: its
-    /// parent corrected, its context read; `None` if tracing-opentelemetry attached it.
-    fn first_entry<S>(&self, id: &Id, span: &SpanRef<'_, S>) -> Option<Activation>
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
-        // Looked for first with a read lock, as it is rarely there.
-        let reparenting = span.extensions().get::<Reparent>().is_some();
-        let reparent = reparenting
-            .then(|| span.extensions_mut().remove::<Reparent>())
-            .flatten();
-        if let Some(Reparent(cx)) = reparent {
-            // The registry made the span current before the layers hear of the entry: a handle
-            // to it, for tracing-opentelemetry's API. Setting the parent fails only if the span
-            // was started already, by tracing-opentelemetry's own activation, which then gave
-            // it the right parent.
-            let current = tracing::Span::current();
-            if current.id().as_ref() == Some(id) {
-                let _ = current.set_parent(cx);
-            }
+    // Without its subscriber the span cannot be asked about: nothing is kept, so that a later
+    // call that has it asks.
+    let dispatch = dispatch?;
+    // Looked for first with a read lock, as it is rarely there.
+    let reparenting = span.extensions().get::<Reparent>().is_some();
+    let reparent = reparenting
+        .then(|| span.extensions_mut().remove::<Reparent>())
+        .flatten();
+    if let Some(Reparent(cx)) = reparent {
+        let current = tracing::Span::current();
+        if current.id().as_ref() == Some(&span.id()) {
+            // Fails only if the span was started already, by tracing-opentelemetry's own
+            // activation, which then gave it the right parent.
+            let _ = current.set_parent(cx);
         }
-        let cx =
-            tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(id, d))
-                .unwrap_or_default();
+    }
+    let found = tracing_opentelemetry::get_otel_context(&span.id(), dispatch).and_then(|cx| {
         let sc = cx.span().span_context().clone();
-        if !sc.is_valid() {
-            return Some(Activation(None));
+        sc.is_valid().then(|| (sc.span_id(), cx))
+    });
+    span.extensions_mut().insert(Activation(found.clone()));
+    found
+}
+
+/// The OpenTelemetry span id of the span tracing-opentelemetry records an event on: the
+/// nearest span in `span`'s scope that it gave one.
+fn recording_span<S>(span: SpanRef<'_, S>, dispatch: Option<&Dispatch>) -> Option<SpanId>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    span.scope()
+        .find_map(|s| activation(&s, dispatch).map(|(id, _)| id))
+}
+
+/// The current context, if its span is a recording one other than `tracing_span` (a
+/// tracebound span inside that tracing span, or any outside tracing spans).
+fn innermost_other(tracing_span: Option<SpanId>) -> Option<OtelContext> {
+    OtelContext::map_current(|cx| {
+        if !cx.has_active_span() {
+            return None;
         }
-        let attaches =
-            OtelContext::map_current(|c| c.span().span_context().span_id()) != sc.span_id();
-        self.activated
-            .store(if attaches { 2 } else { 1 }, Ordering::Relaxed);
-        attaches.then_some(Activation(Some(cx)))
-    }
+        let span = cx.span();
+        let sc = span.span_context();
+        let other = sc.is_valid() && Some(sc.span_id()) != tracing_span && span.is_recording();
+        other.then(|| cx.clone())
+    })
+}
+
+/// Records `event` on the span of `cx`, out of `Context::map_current` (formatting a field may
+/// run code that attaches a context).
+fn record_on(event: &Event<'_>, cx: OtelContext) {
+    events::record(event, &cx.span());
 }
 
 impl<S> tracing_subscriber::Layer<S> for Layer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    fn on_register_dispatch(&self, subscriber: &Dispatch) {
+        let _ = self.dispatch.set(subscriber.downgrade());
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         if !attrs.is_contextual() {
-            return;
-        }
-        if self.activated.load(Ordering::Relaxed) == 1 {
-            // tracing-opentelemetry's activation: the current context is the new span's parent.
             return;
         }
         let Some(parent) = ctx.lookup_current() else {
             return;
         };
-        let Some((parent_id, true)) = entered(&parent.id()) else {
+        // Only where this layer attached the parent's context (tracing-opentelemetry's
+        // activation is off): with it on, tracing-opentelemetry parents the span on the
+        // current context already.
+        let attached = ENTERED.with(|e| {
+            e.borrow()
+                .iter()
+                .rev()
+                .find(|entry| entry.id == parent.id())
+                .is_some_and(|entry| entry.guard.is_some())
+        });
+        if !attached {
             return;
+        }
+        let parent_id = match parent.extensions().get::<Activation>() {
+            Some(Activation(Some((parent_id, _)))) => *parent_id,
+            _ => return,
         };
         let inner = OtelContext::map_current(|cx| {
             let differs = cx.span().span_context().span_id() != parent_id;
@@ -237,48 +242,22 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        if self.wrapped.load(Ordering::Relaxed) == 0 {
-            let found = tracing::dispatcher::get_default(|d| d.is::<OtelMarker>());
-            self.wrapped
-                .store(if found { 2 } else { 1 }, Ordering::Relaxed);
-        }
-        let (otel, guard) = if self.activated.load(Ordering::Relaxed) == 1 {
-            // tracing-opentelemetry made the span's context current already (or, for a span it
-            // does not see, left its parent's, which events then go to alike).
-            let otel = OtelContext::map_current(|c| {
-                let span = c.span();
-                let sc = span.span_context();
-                sc.is_valid().then(|| sc.span_id())
-            });
-            (otel, None)
-        } else {
-            let Some(span) = ctx.span(id) else {
-                return;
-            };
-            let known = span.extensions().get::<Activation>().map(|a| a.0.clone());
-            let cx = match known {
-                Some(cx) => cx,
-                None => match self.first_entry(id, &span) {
-                    Some(activation) => {
-                        let cx = activation.0.clone();
-                        span.extensions_mut().insert(activation);
-                        cx
-                    }
-                    None => OtelContext::map_current(|c| Some(c.clone())),
-                },
-            };
-            match cx {
-                Some(cx) if self.activated.load(Ordering::Relaxed) != 1 => {
-                    (Some(cx.span().span_context().span_id()), Some(cx.attach()))
-                }
-                Some(cx) => (Some(cx.span().span_context().span_id()), None),
-                None => (None, None),
-            }
+        let Some(span) = ctx.span(id) else {
+            return;
         };
+        let dispatch = dispatch(&self.dispatch, |d| {
+            d.downcast_ref::<Layer>()
+                .is_some_and(|l| std::ptr::eq(l, self))
+        });
+        let guard = activation(&span, dispatch.as_ref()).and_then(|(span_id, cx)| {
+            // Attached unless it is current already: tracing-opentelemetry's activation, or
+            // the caller's own `.with_context(span.context())`.
+            let current = OtelContext::map_current(|c| c.span().span_context().span_id());
+            (current != span_id).then(|| cx.attach())
+        });
         ENTERED.with(|e| {
             e.borrow_mut().push(Entered {
                 id: id.clone(),
-                otel,
                 guard,
             })
         });
@@ -293,50 +272,22 @@ where
         drop(entry);
     }
 
-    fn event_enabled(&self, _event: &Event<'_>, _ctx: Context<'_, S>) -> bool {
-        // Every layer is asked before any records the event: a decision `otel` makes from here
-        // on is about this event (or one dispatched inside it, which has another address).
-        DECIDED.with(|d| d.set((0, Decision::NoTracingSpan)));
-        true
-    }
-
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         if !event.is_contextual() {
             // An explicit parent (or none): tracing-opentelemetry's to record.
             return;
         }
-        let decided = DECIDED.with(|d| {
-            let (key, decision) = d.get();
-            (key == event_key(event)).then_some(decision)
-        });
-        let tracing_span = match decided {
-            // `otel` looked already, for this very event.
-            Some(Decision::HandedOver) => {
-                OtelContext::map_current(|cx| events::record(event, &cx.span()));
-                return;
-            }
-            Some(Decision::Kept) => return,
-            Some(Decision::NoTracingSpan) => None,
-            None => match ctx.lookup_current() {
-                None => None,
-                Some(span) => match entered(&span.id()).map(|(id, _)| id) {
-                    // Inside a tracing span of tracing-opentelemetry's, which records the
-                    // event unless `otel` hands it over.
-                    Some(id) if self.wrapped() => Some(id),
-                    Some(_) => return,
-                    None => None,
-                },
-            },
-        };
-        OtelContext::map_current(|cx| {
-            let record = match tracing_span {
-                Some(id) => innermost_is_other(cx, id),
-                None => cx.has_active_span() && cx.span().is_recording(),
-            };
-            if record {
-                events::record(event, &cx.span());
-            }
-        });
+        // An event inside a span of tracing-opentelemetry's is its to record (or `otel`'s, if
+        // a tracebound span is innermost); the layer records the others.
+        let dispatch = self.dispatch.get().and_then(WeakDispatch::upgrade);
+        let in_tracing = ctx
+            .lookup_current()
+            .and_then(|span| recording_span(span, dispatch.as_ref()));
+        if in_tracing.is_none()
+            && let Some(cx) = innermost_other(None)
+        {
+            record_on(event, cx);
+        }
     }
 }
 
@@ -346,6 +297,7 @@ where
     L: tracing_subscriber::Layer<S>,
 {
     fn on_register_dispatch(&self, subscriber: &Dispatch) {
+        let _ = self.dispatch.set(subscriber.downgrade());
         self.inner.on_register_dispatch(subscriber);
     }
 
@@ -386,20 +338,25 @@ where
             self.inner.on_event(event, ctx);
             return;
         }
-        let decision = match current_otel_id(&ctx) {
-            None => Decision::NoTracingSpan,
-            Some(id) if OtelContext::map_current(|cx| innermost_is_other(cx, id)) => {
-                Decision::HandedOver
-            }
-            Some(_) => Decision::Kept,
-        };
-        DECIDED.with(|d| d.set((event_key(event), decision)));
-        if decision != Decision::HandedOver {
-            self.inner.on_event(event, ctx);
+        let dispatch = self.dispatch.get().and_then(WeakDispatch::upgrade);
+        let tracing_span = ctx
+            .lookup_current()
+            .and_then(|span| recording_span(span, dispatch.as_ref()));
+        // A tracebound span inside the tracing span: recorded there. On the tracing span, or
+        // outside any (which `Layer` records): tracing-opentelemetry's to decide.
+        match tracing_span.and_then(|id| innermost_other(Some(id))) {
+            Some(cx) => record_on(event, cx),
+            None => self.inner.on_event(event, ctx),
         }
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if self.dispatch.get().is_none() {
+            let _ = dispatch(&self.dispatch, |d| {
+                d.downcast_ref::<Self>()
+                    .is_some_and(|o| std::ptr::eq(o, self))
+            });
+        }
         self.inner.on_enter(id, ctx);
     }
 
