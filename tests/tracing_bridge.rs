@@ -488,10 +488,10 @@ fn interleaved_requests_keep_their_own_parents() {
     }
 }
 
-/// One call site logging in turn inside a tracing span and inside an OpenTelemetry span started
-/// in it (as a tracebound span is): each event lands once, on its own innermost span, in either
-/// layer order; the events share an address on the stack, which must not carry one event's
-/// routing over to the next.
+/// One call site logging in turn inside a tracing span, inside an OpenTelemetry span started in
+/// it (as a tracebound span is), and inside an OpenTelemetry span alone: each event lands once,
+/// on its own innermost span, in either layer order; the events share an address on the stack,
+/// which must not carry what was found for one event over to the next.
 #[test]
 fn one_call_site_alternating_between_span_kinds() {
     use opentelemetry::trace::Tracer as _;
@@ -499,12 +499,12 @@ fn one_call_site_alternating_between_span_kinds() {
         let service = service(mode);
         let root = format!("alternating ({})", label(mode));
         service.run(async {
-            let outer = info_span!("request", otel.name = root.as_str());
-            let _outer = outer.enter();
-            for i in 0..6i64 {
-                let step = info_span!("step", otel.name = format!("{root} tracing {i}").as_str());
-                let _entered = step.enter();
-                let token = (i % 2 == 1).then(|| {
+            for i in 0..9i64 {
+                let step = (i % 3 != 2).then(|| {
+                    info_span!("step", otel.name = format!("{root} tracing {i}").as_str())
+                });
+                let _entered = step.as_ref().map(tracing::Span::enter);
+                let token = (i % 3 != 0).then(|| {
                     let span = opentelemetry::global::tracer("alternating")
                         .start(format!("{root} otel {i}"));
                     tracebound::attach(Context::current_with_span(span))
@@ -516,20 +516,26 @@ fn one_call_site_alternating_between_span_kinds() {
                 }
             }
         });
-        let trace = trace_of(&root);
-        let steps = events(&trace, "step");
-        let mut seen: Vec<(i64, String)> = steps
+        let mut seen: Vec<(i64, String)> = testing::recorder()
+            .spans()
             .iter()
-            .map(|(span, event)| match attr(event, "i") {
-                Some(Value::I64(i)) => (*i, span.name.to_string()),
-                other => panic!("an event without its i: {other:?}"),
+            .filter(|s| s.name.starts_with(root.as_str()))
+            .flat_map(|s| {
+                s.events
+                    .iter()
+                    .filter(|e| e.name == "step")
+                    .map(|e| match attr(e, "i") {
+                        Some(Value::I64(i)) => (*i, s.name.to_string()),
+                        other => panic!("an event without its i: {other:?}"),
+                    })
+                    .collect::<Vec<_>>()
             })
             .collect();
         seen.sort();
-        let expected: Vec<(i64, String)> = (0..6)
-            .map(|i| match i % 2 {
-                1 => (i, format!("{root} otel {i}")),
-                _ => (i, format!("{root} tracing {i}")),
+        let expected: Vec<(i64, String)> = (0..9)
+            .map(|i| match i % 3 {
+                0 => (i, format!("{root} tracing {i}")),
+                _ => (i, format!("{root} otel {i}")),
             })
             .collect();
         assert_eq!(seen, expected, "{}", label(mode));

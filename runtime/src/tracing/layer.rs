@@ -6,7 +6,7 @@ use super::events;
 use opentelemetry::trace::{SpanId, TraceContextExt};
 use opentelemetry::{Context as OtelContext, ContextGuard};
 use std::any::TypeId;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::OnceLock;
 use tracing::dispatcher::WeakDispatch;
 use tracing::level_filters::LevelFilter;
@@ -99,14 +99,15 @@ struct OtelMarker;
 
 static OTEL_MARKER: OtelMarker = OtelMarker;
 
-/// A tracing span's OpenTelemetry span id and context, if tracing-opentelemetry's layer gave it
-/// one: read once, kept on the span.
-struct Activation(Option<(SpanId, OtelContext)>);
-
-/// The parent a tracing span gets when it is first entered: the tracebound span that was
-/// innermost where it was created, which tracing-opentelemetry without context activation does
-/// not see.
-struct Reparent(OtelContext);
+/// What the layers keep on a tracing span.
+enum Kept {
+    /// Its OpenTelemetry span id and context, if tracing-opentelemetry's layer gave it one:
+    /// read once, at its first entry (or when an event needs it).
+    Known(Option<(SpanId, OtelContext)>),
+    /// Not read yet; the parent to give it first: the tracebound span that was innermost where
+    /// it was created, which tracing-opentelemetry without context activation does not see.
+    Reparent(OtelContext),
+}
 
 /// A tracing span entered on this thread.
 struct Entered {
@@ -115,7 +116,17 @@ struct Entered {
     guard: Option<ContextGuard>,
 }
 
+/// An event, told apart from the other events being dispatched on the thread (those dispatched
+/// while it is, from inside a layer) by its address.
+fn event_key(event: &Event<'_>) -> usize {
+    event as *const Event<'_> as usize
+}
+
 thread_local! {
+    /// Whether the event `otel` last looked at (by [`event_key`]) is inside a span of
+    /// tracing-opentelemetry's: [`Layer`] reuses the answer.
+    static LOOKED_UP: Cell<(usize, bool)> = const { Cell::new((0, false)) };
+
     /// The tracing spans entered on this thread, innermost last.
     static ENTERED: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
 }
@@ -132,29 +143,31 @@ fn dispatch(cell: &OnceLock<WeakDispatch>, is_it: impl Fn(&Dispatch) -> bool) ->
     Some(default)
 }
 
-/// `span`'s OpenTelemetry span id and context, read from tracing-opentelemetry once (which
-/// starts its OpenTelemetry span) and kept on the span. Before that, a parent noted by
-/// [`Reparent`] is given to it if it is the current span (tracing-opentelemetry's API needs a
-/// handle on it, which only the current span offers).
+/// `span`'s OpenTelemetry span id, and with `with_context` its context, read from
+/// tracing-opentelemetry once (which starts its OpenTelemetry span) and kept on the span. Before
+/// that, a parent noted by [`Kept::Reparent`] is given to it if it is the current span
+/// (tracing-opentelemetry's API needs a handle on it, which only the current span offers).
+/// `dispatch` is asked for the span's subscriber only then.
 fn activation<S>(
     span: &SpanRef<'_, S>,
-    dispatch: Option<&Dispatch>,
-) -> Option<(SpanId, OtelContext)>
+    dispatch: impl FnOnce() -> Option<Dispatch>,
+) -> Option<(SpanId, Option<OtelContext>)>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    if let Some(Activation(known)) = span.extensions().get::<Activation>() {
-        return known.clone();
+    if let Some(Kept::Known(known)) = span.extensions().get::<Kept>() {
+        return known.as_ref().map(|(id, cx)| (*id, Some(cx.clone())));
     }
     // Without its subscriber the span cannot be asked about: nothing is kept, so that a later
     // call that has it asks.
-    let dispatch = dispatch?;
-    // Looked for first with a read lock, as it is rarely there.
-    let reparenting = span.extensions().get::<Reparent>().is_some();
+    let dispatch = dispatch()?;
+    // Looked for with a read lock first, as it is rarely there; taken out in a statement of
+    // its own, as the lock must be released before tracing-opentelemetry reads the span.
+    let reparenting = span.extensions().get::<Kept>().is_some();
     let reparent = reparenting
-        .then(|| span.extensions_mut().remove::<Reparent>())
+        .then(|| span.extensions_mut().remove::<Kept>())
         .flatten();
-    if let Some(Reparent(cx)) = reparent {
+    if let Some(Kept::Reparent(cx)) = reparent {
         let current = tracing::Span::current();
         if current.id().as_ref() == Some(&span.id()) {
             // Fails only if the span was started already, by tracing-opentelemetry's own
@@ -162,22 +175,33 @@ where
             let _ = current.set_parent(cx);
         }
     }
-    let found = tracing_opentelemetry::get_otel_context(&span.id(), dispatch).and_then(|cx| {
+    let found = tracing_opentelemetry::get_otel_context(&span.id(), &dispatch).and_then(|cx| {
         let sc = cx.span().span_context().clone();
         sc.is_valid().then(|| (sc.span_id(), cx))
     });
-    span.extensions_mut().insert(Activation(found.clone()));
-    found
+    let id = found.as_ref().map(|(id, cx)| (*id, Some(cx.clone())));
+    span.extensions_mut().insert(Kept::Known(found));
+    id
 }
 
 /// The OpenTelemetry span id of the span tracing-opentelemetry records an event on: the
 /// nearest span in `span`'s scope that it gave one.
-fn recording_span<S>(span: SpanRef<'_, S>, dispatch: Option<&Dispatch>) -> Option<SpanId>
+fn recording_span<S>(span: SpanRef<'_, S>, dispatch: &OnceLock<WeakDispatch>) -> Option<SpanId>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    span.scope()
-        .find_map(|s| activation(&s, dispatch).map(|(id, _)| id))
+    span.scope().find_map(|s| {
+        let known = match s.extensions().get::<Kept>() {
+            Some(Kept::Known(known)) => Some(known.as_ref().map(|(id, _)| *id)),
+            _ => None,
+        };
+        match known {
+            Some(id) => id,
+            None => {
+                activation(&s, || dispatch.get().and_then(WeakDispatch::upgrade)).map(|(id, _)| id)
+            }
+        }
+    })
 }
 
 /// The current context, if its span is a recording one other than `tracing_span` (a
@@ -212,6 +236,11 @@ where
         if !attrs.is_contextual() {
             return;
         }
+        // Only where this layer attached a context (tracing-opentelemetry's activation is off)
+        // can the current tracing span and the current context differ.
+        if !ENTERED.with(|e| e.borrow().iter().any(|entry| entry.guard.is_some())) {
+            return;
+        }
         let Some(parent) = ctx.lookup_current() else {
             return;
         };
@@ -228,8 +257,8 @@ where
         if !attached {
             return;
         }
-        let parent_id = match parent.extensions().get::<Activation>() {
-            Some(Activation(Some((parent_id, _)))) => *parent_id,
+        let parent_id = match parent.extensions().get::<Kept>() {
+            Some(Kept::Known(Some((parent_id, _)))) => *parent_id,
             _ => return,
         };
         let inner = OtelContext::map_current(|cx| {
@@ -237,7 +266,7 @@ where
             differs.then(|| cx.clone())
         });
         if let (Some(cx), Some(span)) = (inner, ctx.span(id)) {
-            span.extensions_mut().insert(Reparent(cx));
+            span.extensions_mut().insert(Kept::Reparent(cx));
         }
     }
 
@@ -245,16 +274,27 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
-        let dispatch = dispatch(&self.dispatch, |d| {
-            d.downcast_ref::<Layer>()
-                .is_some_and(|l| std::ptr::eq(l, self))
-        });
-        let guard = activation(&span, dispatch.as_ref()).and_then(|(span_id, cx)| {
-            // Attached unless it is current already: tracing-opentelemetry's activation, or
-            // the caller's own `.with_context(span.context())`.
-            let current = OtelContext::map_current(|c| c.span().span_context().span_id());
-            (current != span_id).then(|| cx.attach())
-        });
+        let current = OtelContext::map_current(|c| c.span().span_context().span_id());
+        // Attached unless it is current already: tracing-opentelemetry's activation, or the
+        // caller's own `.with_context(span.context())`. Read without a copy when it is.
+        let cached = match span.extensions().get::<Kept>() {
+            Some(Kept::Known(known)) => Some(match known {
+                Some((span_id, cx)) if *span_id != current => Some(cx.clone()),
+                _ => None,
+            }),
+            _ => None,
+        };
+        let attach = match cached {
+            Some(attach) => attach,
+            None => activation(&span, || {
+                dispatch(&self.dispatch, |d| {
+                    d.downcast_ref::<Layer>()
+                        .is_some_and(|l| std::ptr::eq(l, self))
+                })
+            })
+            .and_then(|(span_id, cx)| cx.filter(|_| span_id != current)),
+        };
+        let guard = attach.map(OtelContext::attach);
         ENTERED.with(|e| {
             e.borrow_mut().push(Entered {
                 id: id.clone(),
@@ -279,15 +319,23 @@ where
         }
         // An event inside a span of tracing-opentelemetry's is its to record (or `otel`'s, if
         // a tracebound span is innermost); the layer records the others.
-        let dispatch = self.dispatch.get().and_then(WeakDispatch::upgrade);
-        let in_tracing = ctx
-            .lookup_current()
-            .and_then(|span| recording_span(span, dispatch.as_ref()));
-        if in_tracing.is_none()
-            && let Some(cx) = innermost_other(None)
-        {
+        let in_tracing = match LOOKED_UP.with(|l| l.get()) {
+            (key, in_tracing) if key == event_key(event) => in_tracing,
+            _ => ctx
+                .lookup_current()
+                .and_then(|span| recording_span(span, &self.dispatch))
+                .is_some(),
+        };
+        if !in_tracing && let Some(cx) = innermost_other(None) {
             record_on(event, cx);
         }
+    }
+
+    fn event_enabled(&self, _event: &Event<'_>, _ctx: Context<'_, S>) -> bool {
+        // Every layer is asked before any records the event: what `otel` looks up from here
+        // on is about this event (or one dispatched inside it, which has another address).
+        LOOKED_UP.with(|l| l.set((0, false)));
+        true
     }
 }
 
@@ -338,10 +386,10 @@ where
             self.inner.on_event(event, ctx);
             return;
         }
-        let dispatch = self.dispatch.get().and_then(WeakDispatch::upgrade);
         let tracing_span = ctx
             .lookup_current()
-            .and_then(|span| recording_span(span, dispatch.as_ref()));
+            .and_then(|span| recording_span(span, &self.dispatch));
+        LOOKED_UP.with(|l| l.set((event_key(event), tracing_span.is_some())));
         // A tracebound span inside the tracing span: recorded there. On the tracing span, or
         // outside any (which `Layer` records): tracing-opentelemetry's to decide.
         match tracing_span.and_then(|id| innermost_other(Some(id))) {
