@@ -248,3 +248,129 @@ fn layer_first_after_an_entry_elsewhere() {
     drop(early);
     assert_eq!(holders("layer-first: event"), ["layer-first traced"]);
 }
+
+/// A sampler that logs while tracing-opentelemetry starts a span (it holds the span then): the
+/// layers do not ask for that span again, and nothing hangs.
+#[test]
+fn a_sampler_that_logs_while_a_span_starts() {
+    use opentelemetry::trace::{Link, SpanKind, TraceId};
+    use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
+
+    #[derive(Debug, Clone)]
+    struct Logging;
+
+    impl ShouldSample for Logging {
+        fn should_sample(
+            &self,
+            _: Option<&Context>,
+            _: TraceId,
+            name: &str,
+            _: &SpanKind,
+            _: &[opentelemetry::KeyValue],
+            _: &[Link],
+        ) -> SamplingResult {
+            tracing::info!(name, "sampling");
+            SamplingResult {
+                decision: SamplingDecision::RecordAndSample,
+                attributes: Vec::new(),
+                trace_state: Default::default(),
+            }
+        }
+    }
+
+    for activation in [true, false] {
+        let tracer = SdkTracerProvider::builder()
+            .with_sampler(Logging)
+            .with_span_processor(testing::recorder().processor())
+            .build()
+            .tracer("tracing");
+        let d = Dispatch::new(
+            tracing_subscriber::registry()
+                .with(otel(
+                    tracing_opentelemetry::layer()
+                        .with_tracer(tracer)
+                        .with_context_activation(activation),
+                ))
+                .with(layer()),
+        );
+        let (done, finished) = std::sync::mpsc::channel();
+        let name = format!("logging sampler ({activation})");
+        std::thread::spawn(move || {
+            tracing::dispatcher::with_default(&d, || {
+                let s = tracing::info_span!("s", otel.name = name.as_str());
+                let _entered = s.enter();
+                tracing::info!("logging sampler: in the span");
+            });
+            done.send(()).unwrap();
+        });
+        finished
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("no deadlock");
+    }
+}
+
+/// tracebound's layer behind `reload` (which passes no registration on), swapped once, with an
+/// unwrapped tracing-opentelemetry: an event in a tracing span is recorded once, on it.
+#[test]
+fn layer_behind_reload() {
+    use tracing_subscriber::reload;
+    let tracer = provider().tracer("tracing");
+    let (reloadable, handle) = reload::Layer::new(layer());
+    let d = Dispatch::new(
+        tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(tracer))
+            .with(reloadable),
+    );
+    handle.reload(layer()).unwrap();
+    tracing::dispatcher::with_default(&d, || {
+        let s = tracing::info_span!("s", otel.name = "reload s");
+        let _entered = s.enter();
+        tracing::info!("reload: event");
+    });
+    assert_eq!(holders("reload: event"), ["reload s"]);
+}
+
+/// `otel` alone with activation off (nothing makes a tracing span's context current): an event
+/// in a tracing span entered inside a tracebound span is recorded on the tracing span, not
+/// handed to the tracebound span further out.
+#[test]
+fn otel_alone_with_activation_off() {
+    let tracer = provider().tracer("tracing");
+    let d = Dispatch::new(
+        tracing_subscriber::registry().with(otel(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_context_activation(false),
+        )),
+    );
+    tracing::dispatcher::with_default(&d, || {
+        let end = traced("alone traced");
+        {
+            let s = tracing::info_span!("s", otel.name = "alone s");
+            let _entered = s.enter();
+            tracing::info!("alone: event");
+        }
+        end();
+    });
+    assert_eq!(holders("alone: event"), ["alone s"]);
+}
+
+/// tracebound's layer inside an `Option` (which passes no registration on), a span entered
+/// where its subscriber is not the default, its event logged where it is: recorded once.
+#[test]
+fn layer_in_an_option_entered_elsewhere() {
+    let tracer = provider().tracer("tracing");
+    let d = Dispatch::new(
+        tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(tracer))
+            .with(Some(layer())),
+    );
+    let s =
+        tracing::dispatcher::with_default(&d, || tracing::info_span!("s", otel.name = "option s"));
+    {
+        let _entered = s.enter();
+        tracing::dispatcher::with_default(&d, || tracing::info!("option: event"));
+    }
+    drop(s);
+    assert_eq!(holders("option: event"), ["option s"]);
+}

@@ -66,7 +66,9 @@ pub fn layer() -> Layer {
 /// tracing-opentelemetry's layer (`inner`, alone: an event it records elsewhere does not
 /// reach `inner` at all), made to record an event whose innermost span is a tracebound span
 /// inside one of its spans on that tracebound span, where tracing-opentelemetry would record it
-/// on its own span. Everything else reaches `inner` unchanged.
+/// on its own span. Everything else reaches `inner` unchanged. A per-layer filter goes on
+/// `otel(…)`, not inside it: `otel` does not see the inner layer's filter, and would record an
+/// event that filter drops.
 ///
 /// ```
 /// use opentelemetry::trace::TracerProvider as _;
@@ -81,23 +83,14 @@ pub fn layer() -> Layer {
 /// # drop(subscriber);
 /// ```
 pub fn otel<L>(inner: L) -> Otel<L> {
-    Otel {
-        inner,
-        dispatch: OnceLock::new(),
-    }
+    Otel { inner }
 }
 
 /// The layer [`otel`] returns.
 #[derive(Debug)]
 pub struct Otel<L> {
     inner: L,
-    dispatch: OnceLock<WeakDispatch>,
 }
-
-/// What [`Otel`] answers to a downcast, so that [`Layer`] knows it is in the subscriber.
-struct OtelMarker;
-
-static OTEL_MARKER: OtelMarker = OtelMarker;
 
 /// What the layers keep on a tracing span.
 enum Kept {
@@ -123,8 +116,8 @@ fn event_key(event: &Event<'_>) -> usize {
 }
 
 thread_local! {
-    /// Whether the event `otel` last looked at (by [`event_key`]) is inside a span of
-    /// tracing-opentelemetry's: [`Layer`] reuses the answer.
+    /// Whether the event `otel` last looked at (by [`event_key`]) is outside every span of
+    /// tracing-opentelemetry's, as far as could be read: [`Layer`] reuses the answer.
     static LOOKED_UP: Cell<(usize, bool)> = const { Cell::new((0, false)) };
 
     /// The tracing spans entered on this thread, innermost last.
@@ -132,8 +125,9 @@ thread_local! {
 }
 
 /// The subscriber in `cell`: the one that registered the layer, or else (a layer inside an
-/// `Option`, which passes no registration on) the thread's default one if it holds the layer
-/// itself (`is_it`), found where the default can be asked (not while an event is dispatched).
+/// `Option`, a `Vec` or `reload`, which pass no registration on) the thread's default one if it
+/// holds the layer itself (`is_it`), found where the default can be asked (not while an event
+/// is dispatched).
 fn dispatch(cell: &OnceLock<WeakDispatch>, is_it: impl Fn(&Dispatch) -> bool) -> Option<Dispatch> {
     if let Some(dispatch) = cell.get() {
         return dispatch.upgrade();
@@ -143,24 +137,30 @@ fn dispatch(cell: &OnceLock<WeakDispatch>, is_it: impl Fn(&Dispatch) -> bool) ->
     Some(default)
 }
 
-/// `span`'s OpenTelemetry span id, and with `with_context` its context, read from
-/// tracing-opentelemetry once (which starts its OpenTelemetry span) and kept on the span. Before
-/// that, a parent noted by [`Kept::Reparent`] is given to it if it is the current span
-/// (tracing-opentelemetry's API needs a handle on it, which only the current span offers).
-/// `dispatch` is asked for the span's subscriber only then.
+/// A span the layers have not read (yet): its subscriber was unknown, or it was never entered
+/// where [`Layer`] could read it. While an event is dispatched a span is never read, as
+/// tracing-opentelemetry may be holding it (it logs nothing while it starts a span, but a
+/// sampler or a processor may).
+struct Unread;
+
+/// `span`'s OpenTelemetry span id and context (`None` if tracing-opentelemetry gave it none),
+/// read from tracing-opentelemetry once (which starts its OpenTelemetry span) and kept on the
+/// span. Before that, a parent noted by [`Kept::Reparent`] is given to it if it is the current
+/// span of its own subscriber (tracing-opentelemetry's API needs a handle on it, which only the
+/// current span offers). `dispatch` is asked for the span's subscriber only then.
 fn activation<S>(
     span: &SpanRef<'_, S>,
     dispatch: impl FnOnce() -> Option<Dispatch>,
-) -> Option<(SpanId, Option<OtelContext>)>
+) -> Result<Option<(SpanId, OtelContext)>, Unread>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     if let Some(Kept::Known(known)) = span.extensions().get::<Kept>() {
-        return known.as_ref().map(|(id, cx)| (*id, Some(cx.clone())));
+        return Ok(known.clone());
     }
     // Without its subscriber the span cannot be asked about: nothing is kept, so that a later
-    // call that has it asks.
-    let dispatch = dispatch()?;
+    // entry that has it asks.
+    let dispatch = dispatch().ok_or(Unread)?;
     // Looked for with a read lock first, as it is rarely there; taken out in a statement of
     // its own, as the lock must be released before tracing-opentelemetry reads the span.
     let reparenting = span.extensions().get::<Kept>().is_some();
@@ -169,7 +169,11 @@ where
         .flatten();
     if let Some(Kept::Reparent(cx)) = reparent {
         let current = tracing::Span::current();
-        if current.id().as_ref() == Some(&span.id()) {
+        let same = current.with_subscriber(|(id, d)| {
+            let of = |d: &Dispatch| d.downcast_ref::<S>().map(|s| s as *const S);
+            *id == span.id() && of(d).is_some() && of(d) == of(&dispatch)
+        });
+        if same == Some(true) {
             // Fails only if the span was started already, by tracing-opentelemetry's own
             // activation, which then gave it the right parent.
             let _ = current.set_parent(cx);
@@ -179,29 +183,33 @@ where
         let sc = cx.span().span_context().clone();
         sc.is_valid().then(|| (sc.span_id(), cx))
     });
-    let id = found.as_ref().map(|(id, cx)| (*id, Some(cx.clone())));
-    span.extensions_mut().insert(Kept::Known(found));
-    id
+    span.extensions_mut().insert(Kept::Known(found.clone()));
+    Ok(found)
 }
 
-/// The OpenTelemetry span id of the span tracing-opentelemetry records an event on: the
-/// nearest span in `span`'s scope that it gave one.
-fn recording_span<S>(span: SpanRef<'_, S>, dispatch: &OnceLock<WeakDispatch>) -> Option<SpanId>
+/// Where tracing-opentelemetry records an event whose innermost tracing span is `span`: the
+/// OpenTelemetry span id of the nearest span in its scope that has one, `None` if none has;
+/// [`Unread`] if a span on the way has not been read.
+fn recording_span<S>(span: SpanRef<'_, S>) -> Result<Option<SpanId>, Unread>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    span.scope().find_map(|s| {
-        let known = match s.extensions().get::<Kept>() {
-            Some(Kept::Known(known)) => Some(known.as_ref().map(|(id, _)| *id)),
-            _ => None,
-        };
-        match known {
-            Some(id) => id,
-            None => {
-                activation(&s, || dispatch.get().and_then(WeakDispatch::upgrade)).map(|(id, _)| id)
-            }
+    for s in span.scope() {
+        match s.extensions().get::<Kept>() {
+            Some(Kept::Known(Some((id, _)))) => return Ok(Some(*id)),
+            Some(Kept::Known(None)) => {}
+            _ => return Err(Unread),
         }
-    })
+    }
+    Ok(None)
+}
+
+/// Whether this thread entered the tracing span `id` through [`Layer`], which made its context
+/// current then: a context current now that is not its own was made current inside it.
+fn entered_here(id: &Id) -> bool {
+    ENTERED
+        .try_with(|e| e.borrow().iter().any(|entry| entry.id == *id))
+        .unwrap_or(false)
 }
 
 /// The current context, if its span is a recording one other than `tracing_span` (a
@@ -238,7 +246,8 @@ where
         }
         // Only where this layer attached a context (tracing-opentelemetry's activation is off)
         // can the current tracing span and the current context differ.
-        if !ENTERED.with(|e| e.borrow().iter().any(|entry| entry.guard.is_some())) {
+        let attaching = ENTERED.try_with(|e| e.borrow().iter().any(|entry| entry.guard.is_some()));
+        if attaching != Ok(true) {
             return;
         }
         let Some(parent) = ctx.lookup_current() else {
@@ -247,14 +256,14 @@ where
         // Only where this layer attached the parent's context (tracing-opentelemetry's
         // activation is off): with it on, tracing-opentelemetry parents the span on the
         // current context already.
-        let attached = ENTERED.with(|e| {
+        let attached = ENTERED.try_with(|e| {
             e.borrow()
                 .iter()
                 .rev()
                 .find(|entry| entry.id == parent.id())
                 .is_some_and(|entry| entry.guard.is_some())
         });
-        if !attached {
+        if attached != Ok(true) {
             return;
         }
         let parent_id = match parent.extensions().get::<Kept>() {
@@ -292,10 +301,12 @@ where
                         .is_some_and(|l| std::ptr::eq(l, self))
                 })
             })
-            .and_then(|(span_id, cx)| cx.filter(|_| span_id != current)),
+            .ok()
+            .flatten()
+            .and_then(|(span_id, cx)| (span_id != current).then_some(cx)),
         };
         let guard = attach.map(OtelContext::attach);
-        ENTERED.with(|e| {
+        let _ = ENTERED.try_with(|e| {
             e.borrow_mut().push(Entered {
                 id: id.clone(),
                 guard,
@@ -304,7 +315,7 @@ where
     }
 
     fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
-        let entry = ENTERED.with(|e| {
+        let entry = ENTERED.try_with(|e| {
             let mut e = e.borrow_mut();
             let i = e.iter().rposition(|entry| entry.id == *id)?;
             Some(e.remove(i))
@@ -318,15 +329,16 @@ where
             return;
         }
         // An event inside a span of tracing-opentelemetry's is its to record (or `otel`'s, if
-        // a tracebound span is innermost); the layer records the others.
-        let in_tracing = match LOOKED_UP.with(|l| l.get()) {
-            (key, in_tracing) if key == event_key(event) => in_tracing,
-            _ => ctx
-                .lookup_current()
-                .and_then(|span| recording_span(span, &self.dispatch))
-                .is_some(),
+        // a tracebound span is innermost); the layer records the others, and none it cannot
+        // tell (a span it could not read may be one of tracing-opentelemetry's).
+        let outside = match LOOKED_UP.with(Cell::get) {
+            (key, outside) if key == event_key(event) => outside,
+            _ => match ctx.lookup_current() {
+                None => true,
+                Some(span) => matches!(recording_span(span), Ok(None)),
+            },
         };
-        if !in_tracing && let Some(cx) = innermost_other(None) {
+        if outside && let Some(cx) = innermost_other(None) {
             record_on(event, cx);
         }
     }
@@ -345,7 +357,6 @@ where
     L: tracing_subscriber::Layer<S>,
 {
     fn on_register_dispatch(&self, subscriber: &Dispatch) {
-        let _ = self.dispatch.set(subscriber.downgrade());
         self.inner.on_register_dispatch(subscriber);
     }
 
@@ -386,25 +397,26 @@ where
             self.inner.on_event(event, ctx);
             return;
         }
-        let tracing_span = ctx
-            .lookup_current()
-            .and_then(|span| recording_span(span, &self.dispatch));
-        LOOKED_UP.with(|l| l.set((event_key(event), tracing_span.is_some())));
-        // A tracebound span inside the tracing span: recorded there. On the tracing span, or
+        let (current_id, found) = match ctx.lookup_current() {
+            None => (None, Ok(None)),
+            Some(span) => (Some(span.id()), recording_span(span)),
+        };
+        LOOKED_UP.with(|l| l.set((event_key(event), matches!(found, Ok(None)))));
+        // A tracebound span inside the tracing span (made current after the tracing span's own
+        // context was, as `Layer` saw it entered): recorded there. On the tracing span, or
         // outside any (which `Layer` records): tracing-opentelemetry's to decide.
-        match tracing_span.and_then(|id| innermost_other(Some(id))) {
+        let inside = current_id.is_some_and(|id| entered_here(&id));
+        let handed = match found {
+            Ok(Some(id)) if inside => innermost_other(Some(id)),
+            _ => None,
+        };
+        match handed {
             Some(cx) => record_on(event, cx),
             None => self.inner.on_event(event, ctx),
         }
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        if self.dispatch.get().is_none() {
-            let _ = dispatch(&self.dispatch, |d| {
-                d.downcast_ref::<Self>()
-                    .is_some_and(|o| std::ptr::eq(o, self))
-            });
-        }
         self.inner.on_enter(id, ctx);
     }
 
@@ -423,8 +435,6 @@ where
     unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
         if id == TypeId::of::<Self>() {
             Some(self as *const Self as *const ())
-        } else if id == TypeId::of::<OtelMarker>() {
-            Some(&OTEL_MARKER as *const OtelMarker as *const ())
         } else {
             // SAFETY: the inner layer answers for its own types, as `Layered` lets it.
             unsafe { self.inner.downcast_raw(id) }
