@@ -9,7 +9,7 @@ use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 use tokio::task::yield_now;
 use tracebound::traced_task;
-use tracebound_tests::{attribute, runtime, span_attached, traced, traced_sync};
+use tracebound_tests::{attribute, event_attribute, runtime, span_attached, traced, traced_sync};
 
 #[traced_task]
 async fn completes() -> u32 {
@@ -172,11 +172,7 @@ async fn an_err_sets_status_error_with_display_an_exception_event_and_error_type
         .iter()
         .find(|e| e.name == "exception")
         .expect("an exception event");
-    let message = exception
-        .attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == "exception.message")
-        .map(|kv| kv.value.to_string());
+    let message = event_attribute(exception, "exception.message").map(|v| v.to_string());
     assert_eq!(message.as_deref(), Some("payment declined with code 42"));
 
     assert_eq!(succeeded.status, Status::Unset, "Ok never sets status Ok");

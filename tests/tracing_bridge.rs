@@ -8,6 +8,7 @@ use opentelemetry_sdk::trace::SpanData;
 use tracebound::testing::{self, TraceTree};
 use tracebound::{traced_blocking, traced_task};
 use tracebound_tests::with_tracing::{BOTH, Mode, label, service};
+use tracebound_tests::{attribute, event_attribute};
 use tracing::{Instrument, info_span};
 
 /// The trace of the span named `root`.
@@ -25,14 +26,6 @@ fn events<'a>(
         .flat_map(|s| s.events.iter().map(move |e| (s, e)))
         .filter(|(_, e)| e.name == name)
         .collect()
-}
-
-fn attr<'a>(event: &'a opentelemetry::trace::Event, key: &str) -> Option<&'a Value> {
-    event
-        .attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == key)
-        .map(|kv| &kv.value)
 }
 
 fn current_span_id() -> SpanId {
@@ -130,34 +123,56 @@ fn events_land_on_their_innermost_span_once() {
         assert_eq!(handling.len(), 1, "{mode}: {}", trace.to_lines());
         let (span, event) = handling[0];
         assert_eq!(span.name, "handle", "{mode}");
-        assert_eq!(attr(event, "order"), Some(&Value::I64(3)), "{mode}");
-        assert_eq!(attr(event, "level"), Some(&Value::from("INFO")), "{mode}");
         assert_eq!(
-            attr(event, "target"),
+            event_attribute(event, "order"),
+            Some(&Value::I64(3)),
+            "{mode}"
+        );
+        assert_eq!(
+            event_attribute(event, "level"),
+            Some(&Value::from("INFO")),
+            "{mode}"
+        );
+        assert_eq!(
+            event_attribute(event, "target"),
             Some(&Value::from("tracing_bridge")),
             "{mode}"
         );
         assert_eq!(
-            attr(event, "code.module.name"),
+            event_attribute(event, "code.module.name"),
             Some(&Value::from("tracing_bridge")),
             "{mode}"
         );
         assert!(
-            attr(event, "code.file.path")
+            event_attribute(event, "code.file.path")
                 .is_some_and(|f| f.as_str().ends_with("tracing_bridge.rs")),
             "{mode}"
         );
         assert!(matches!(
-            attr(event, "code.line.number"),
+            event_attribute(event, "code.line.number"),
             Some(Value::I64(_))
         ));
         let priced = events(&trace, "priced on the blocking pool");
         assert_eq!(priced.len(), 1, "{mode}");
         assert_eq!(priced[0].0.name, "price", "{mode}");
-        assert_eq!(attr(priced[0].1, "level"), Some(&Value::from("WARN")));
+        assert_eq!(
+            event_attribute(priced[0].1, "level"),
+            Some(&Value::from("WARN"))
+        );
         let instrumented = events(&trace, "in the instrumented function");
         assert_eq!(instrumented.len(), 1, "{mode}");
         assert_eq!(instrumented[0].0.name, "inner_instrumented", "{mode}");
+        // The waterfall shows it under its span.
+        let drawn = trace.render_with_events();
+        let lines: Vec<&str> = drawn.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.contains("handle [internal]"))
+            .expect("the handle line");
+        assert!(
+            lines[at + 1].ends_with("· INFO handling"),
+            "{mode}: {drawn}"
+        );
         let on_root = trace.span(&root).events.len();
         assert_eq!(on_root, 0, "{mode}: nothing recorded on the request span");
     }
@@ -247,21 +262,21 @@ fn error_events_become_exceptions_on_tracebound_spans() {
         .find(|e| e.name == "exception")
         .expect("an exception event");
     assert_eq!(
-        attr(exception, "exception.message"),
+        event_attribute(exception, "exception.message"),
         Some(&Value::from("insufficient funds"))
     );
-    assert_eq!(attr(exception, "amount"), Some(&Value::I64(12)));
+    assert_eq!(event_attribute(exception, "amount"), Some(&Value::I64(12)));
     let failed = charge
         .events
         .iter()
         .find(|e| e.name == "charge failed")
         .expect("the error value's event");
     assert_eq!(
-        attr(failed, "exception.message"),
+        event_attribute(failed, "exception.message"),
         Some(&Value::from("card declined"))
     );
     assert_eq!(
-        attr(failed, "exception.stacktrace"),
+        event_attribute(failed, "exception.stacktrace"),
         Some(&Value::Array(Array::String(vec![
             "issuer unreachable".into()
         ])))
@@ -272,10 +287,7 @@ fn error_events_become_exceptions_on_tracebound_spans() {
         "the error field's text is the status"
     );
     assert!(
-        charge
-            .attributes
-            .iter()
-            .any(|kv| kv.key.as_str() == "exception.message"),
+        attribute(charge, "exception.message").is_some(),
         "an error value is recorded on the span too"
     );
     assert!(matches!(trace.span("audit").status, Status::Error { .. }));
@@ -483,7 +495,10 @@ fn interleaved_requests_keep_their_own_parents() {
             trace.assert_parent("nested", "inner_instrumented");
             let handling = events(&trace, "handling");
             assert_eq!(handling.len(), 1);
-            assert_eq!(attr(handling[0].1, "order"), Some(&Value::I64(i as i64)));
+            assert_eq!(
+                event_attribute(handling[0].1, "order"),
+                Some(&Value::I64(i as i64))
+            );
         }
     }
 }
@@ -524,7 +539,7 @@ fn one_call_site_alternating_between_span_kinds() {
                 s.events
                     .iter()
                     .filter(|e| e.name == "step")
-                    .map(|e| match attr(e, "i") {
+                    .map(|e| match event_attribute(e, "i") {
                         Some(Value::I64(i)) => (*i, s.name.to_string()),
                         other => panic!("an event without its i: {other:?}"),
                     })

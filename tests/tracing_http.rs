@@ -63,14 +63,26 @@ fn app() -> axum::Router {
 /// The trace `trace_id`, once it holds a span named `name` (the server span ends when the
 /// response body is done, which may be just after the client read it).
 fn trace_with(trace_id: TraceId, name: &str) -> TraceTree {
-    for _ in 0..200 {
+    eventually(|| {
         let trace = testing::recorder().tree().trace(trace_id);
-        if trace.spans().iter().any(|s| s.name == name) {
-            return trace;
+        trace
+            .spans()
+            .iter()
+            .any(|s| s.name == name)
+            .then_some(trace)
+    })
+    .unwrap_or_else(|| panic!("no span {name:?} in trace {trace_id}"))
+}
+
+/// What `look` finds within two seconds, looking again every 10 ms.
+fn eventually<T>(look: impl Fn() -> Option<T>) -> Option<T> {
+    (0..200).find_map(|_| {
+        let found = look();
+        if found.is_none() {
+            std::thread::sleep(Duration::from_millis(10));
         }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("no span {name:?} in trace {trace_id}");
+        found
+    })
 }
 
 fn servers(trace: &TraceTree) -> Vec<&SpanData> {
@@ -198,17 +210,13 @@ fn one_server_span_per_request_under_trace_layer() {
 
         // A malformed traceparent: a new trace, and the request is still served.
         assert_eq!(malformed, 200);
-        let root = (0..200).find_map(|_| {
-            let found = testing::recorder().tree().spans().iter().find_map(|s| {
+        let root = eventually(|| {
+            testing::recorder().tree().spans().iter().find_map(|s| {
                 let this = s.name == "POST /orders/{id}"
                     && attribute(s, "url.path") == Some(&Value::from("/orders/7"))
                     && s.start_time > started;
                 this.then(|| (s.parent_span_id, s.span_context.trace_id()))
-            });
-            if found.is_none() {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            found
+            })
         });
         let (parent, root_trace) = root.unwrap_or_else(|| panic!("{mode}: no span for /orders/7"));
         assert_eq!(

@@ -7,6 +7,7 @@ use tracebound::setup::Setup;
 use tracebound::testing;
 use tracebound::traced_task;
 use tracebound::tracing::InitError;
+use tracebound_tests::event_attribute;
 use tracing::Instrument;
 
 #[traced_task]
@@ -66,13 +67,7 @@ fn installs_one_subscriber_on_the_provider_and_refuses_a_second() {
         .iter()
         .find(|e| e.name == "from the log crate")
         .unwrap();
-    let attr = |key: &str| {
-        from_log
-            .attributes
-            .iter()
-            .find(|kv| kv.key.as_str() == key)
-            .map(|kv| kv.value.to_string())
-    };
+    let attr = |key: &str| event_attribute(from_log, key).map(|v| v.to_string());
     assert_eq!(attr("target").as_deref(), Some("tracing_init"));
     assert_eq!(attr("code.module.name").as_deref(), Some("tracing_init"));
     assert!(attr("code.file.path").is_some_and(|f| f.ends_with("tracing_init.rs")));

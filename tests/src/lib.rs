@@ -45,6 +45,15 @@ pub fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
         .map(|kv: &KeyValue| &kv.value)
 }
 
+/// The value of attribute `key` on `event`.
+pub fn event_attribute<'a>(event: &'a opentelemetry::trace::Event, key: &str) -> Option<&'a Value> {
+    event
+        .attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| &kv.value)
+}
+
 /// The span ids `span` links to, in order.
 pub fn linked(span: &SpanData) -> Vec<SpanId> {
     span.links

@@ -164,7 +164,8 @@ impl Tracer {
                     {
                         // A local parent span: another provider's (a remote one, extracted from a
                         // carrier, proves nothing).
-                        let sc = parent.span().span_context().clone();
+                        let span = parent.span();
+                        let sc = span.span_context();
                         crate::diagnostics::no_provider(sc.is_valid() && !sc.is_remote());
                     }
                     scope.found_noop();

@@ -22,15 +22,13 @@ use std::time::Duration;
 pub(super) type ConsoleOutput = Arc<Mutex<dyn Write + Send>>;
 
 /// Builds and installs the provider and propagator `resolved` describes, exporting through
-/// `console` (standard output by default) and `processors` as well; and whether the console
-/// exporter was chosen by default, which the caller says with [`console_by_default`] once
-/// `tracing` output is set up.
+/// `console` (standard output by default) and `processors` as well.
 pub(super) fn install(
     resolved: Resolved,
     sources: &Sources<'_>,
     console: Option<ConsoleOutput>,
     processors: Vec<Box<dyn SpanProcessor>>,
-) -> Result<(Guard, bool), SetupError> {
+) -> Result<Installed, SetupError> {
     let mut by_default = false;
     let mut builder = SdkTracerProvider::builder()
         .with_resource(resolved.resource.clone())
@@ -67,12 +65,33 @@ pub(super) fn install(
     let provider = builder.build();
     crate::set_tracer_provider(provider.clone());
     crate::globals::install_propagator(composite(&resolved.propagators));
-    Ok((Guard { provider }, by_default))
+    Ok(Installed {
+        guard: Guard { provider },
+        console_by_default: by_default,
+    })
+}
+
+/// An installed provider, and whether the console exporter was chosen by default: said through
+/// `tracing` once its output is set up (by [`Setup::install_tracing`](super::Setup), after it
+/// sets the subscriber).
+pub(crate) struct Installed {
+    pub(crate) guard: Guard,
+    console_by_default: bool,
+}
+
+impl Installed {
+    /// The guard, the choice of the console exporter said.
+    pub(crate) fn announced(self) -> Guard {
+        if self.console_by_default {
+            console_by_default();
+        }
+        self.guard
+    }
 }
 
 /// `OTEL_TRACES_EXPORTER` unset picks `otlp`, as the specification says, when tracebound has
 /// it (feature `otlp`); without it, the console exporter, which is said once.
-pub(super) fn console_by_default() {
+fn console_by_default() {
     static SAID: AtomicBool = AtomicBool::new(false);
     if !SAID.swap(true, Ordering::Relaxed) {
         tracing::info!(

@@ -36,6 +36,7 @@ pub use guard::Guard;
 pub use settings::{Batch, Exporter, Propagator, Resolved, SamplerChoice, SetupError};
 
 use install::ConsoleOutput;
+pub(crate) use install::Installed;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::trace::SpanProcessor;
 use settings::{InCode, Sources};
@@ -158,16 +159,12 @@ impl Setup {
     /// Installs the global tracer provider and propagator, and returns the guard that flushes
     /// and shuts the provider down when dropped.
     pub fn install(self) -> Result<Guard, SetupError> {
-        let (guard, console_by_default) = self.install_quietly()?;
-        if console_by_default {
-            install::console_by_default();
-        }
-        Ok(guard)
+        Ok(self.install_quietly()?.announced())
     }
 
     /// [`install`](Setup::install), leaving the caller to say that the console exporter was
     /// chosen by default (after it has set up `tracing` output).
-    fn install_quietly(mut self) -> Result<(Guard, bool), SetupError> {
+    fn install_quietly(mut self) -> Result<Installed, SetupError> {
         let resolved = self.resolve()?;
         let processors = std::mem::take(&mut self.processors);
         let console = self.console.take();
@@ -183,12 +180,9 @@ impl Setup {
     /// variables as `OTEL_*`).
     pub fn install_tracing(self) -> Result<Guard, crate::tracing::InitError> {
         let rust_log = self.env.get("RUST_LOG").cloned();
-        let (guard, console_by_default) =
+        let installed =
             crate::tracing::init::install(rust_log.as_deref(), || self.install_quietly())?;
-        if console_by_default {
-            install::console_by_default();
-        }
-        Ok(guard)
+        Ok(installed.announced())
     }
 }
 

@@ -206,23 +206,26 @@ impl TraceTree {
         out
     }
 
-    fn lines(&self) -> Vec<(String, &SpanData)> {
+    /// One line per span, in tree order: its label (name and kind after the tree's branches)
+    /// and the prefix that continues its branches on the lines below it.
+    fn lines(&self) -> Vec<(String, String, &SpanData)> {
         fn walk<'a>(
             tree: &'a TraceTree,
             span: &'a SpanData,
             prefix: &str,
             branch: &str,
-            out: &mut Vec<(String, &'a SpanData)>,
+            out: &mut Vec<(String, String, &'a SpanData)>,
         ) {
-            out.push((
-                format!("{prefix}{branch}{} [{}]", span.name, kind(&span.span_kind)),
-                span,
-            ));
             let next = match branch {
                 "" => String::new(),
                 "└─ " => format!("{prefix}   "),
                 _ => format!("{prefix}│  "),
             };
+            out.push((
+                format!("{prefix}{branch}{} [{}]", span.name, kind(&span.span_kind)),
+                next.clone(),
+                span,
+            ));
             let children = tree.children(span);
             for (i, child) in children.iter().enumerate() {
                 let branch = if i + 1 == children.len() {
@@ -265,10 +268,10 @@ impl TraceTree {
             .max(1e-9);
         let width = lines
             .iter()
-            .map(|(l, _)| l.chars().count())
+            .map(|(l, _, _)| l.chars().count())
             .max()
             .unwrap_or(0);
-        for (label, span) in lines {
+        for (label, below, span) in lines {
             let from = span
                 .start_time
                 .duration_since(start)
@@ -302,20 +305,6 @@ impl TraceTree {
             }
             writeln!(f)?;
             if events {
-                // Under the span's name: its tree prefix, with the branch continued.
-                let prefix: String = label
-                    .chars()
-                    .take(
-                        label.chars().count()
-                            - span.name.chars().count()
-                            - kind(&span.span_kind).len()
-                            - 3,
-                    )
-                    .map(|c| match c {
-                        '├' | '│' => '│',
-                        _ => ' ',
-                    })
-                    .collect();
                 let branch = if self.children(span).is_empty() {
                     ' '
                 } else {
@@ -328,7 +317,7 @@ impl TraceTree {
                         .find(|kv| kv.key.as_str() == "level")
                         .map(|kv| format!("{} ", kv.value))
                         .unwrap_or_default();
-                    writeln!(f, "{prefix}{branch}    · {level}{}", event.name)?;
+                    writeln!(f, "{below}{branch}    · {level}{}", event.name)?;
                 }
             }
         }

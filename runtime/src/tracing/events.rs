@@ -125,9 +125,17 @@ impl Visitor {
         true
     }
 
-    /// A field other than the message or an error's text.
-    fn attribute(&mut self, field: &Field, value: impl Into<Value>) {
-        self.attributes.push(KeyValue::new(field.name(), value));
+    /// Whether the event has no message yet (an `error` field then names it).
+    fn unnamed(&self) -> bool {
+        self.name.as_ref().is_none_or(|n| n.is_empty())
+    }
+
+    /// A field given as a number or a boolean: the message, or an attribute.
+    fn scalar(&mut self, field: &Field, value: impl Into<Value> + ToString) {
+        match field.name() {
+            "message" => self.name = Some(value.to_string().into()),
+            name => self.attributes.push(KeyValue::new(name, value)),
+        }
     }
 
     /// A field given as text: the message, an `error` field (`%e` or `?e`, as
@@ -135,7 +143,7 @@ impl Visitor {
     fn text(&mut self, field: &Field, text: String) {
         match field.name() {
             "message" => self.name = Some(text.into()),
-            "error" if self.name.as_ref().is_none_or(|n| n.is_empty()) => {
+            "error" if self.unnamed() => {
                 self.status = Some(Status::error(text.clone()));
                 self.name = Some(Cow::Borrowed(EXCEPTION));
                 self.attributes.push(KeyValue::new(EXCEPTION_MESSAGE, text));
@@ -147,26 +155,16 @@ impl Visitor {
 
 impl Visit for Visitor {
     fn record_bool(&mut self, field: &Field, value: bool) {
-        match field.name() {
-            "message" => self.name = Some(value.to_string().into()),
-            _ => self.attribute(field, value),
-        }
+        self.scalar(field, value);
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        match field.name() {
-            "message" => self.name = Some(value.to_string().into()),
-            _ => self.attribute(field, value),
-        }
+        self.scalar(field, value);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        if self.log_field(field, || value.to_string(), Some(value)) {
-            return;
-        }
-        match field.name() {
-            "message" => self.name = Some(value.to_string().into()),
-            _ => self.attribute(field, value),
+        if !self.log_field(field, || value.to_string(), Some(value)) {
+            self.scalar(field, value);
         }
     }
 
@@ -174,9 +172,9 @@ impl Visit for Visitor {
         if self.log_field(field, || value.to_string(), i64::try_from(value).ok()) {
             return;
         }
-        match (field.name(), i64::try_from(value)) {
-            ("message", _) | (_, Err(_)) => self.text(field, value.to_string()),
-            (_, Ok(value)) => self.attribute(field, value),
+        match i64::try_from(value) {
+            Ok(value) => self.scalar(field, value),
+            Err(_) => self.text(field, value.to_string()),
         }
     }
 
@@ -185,7 +183,7 @@ impl Visit for Visitor {
             return;
         }
         // As tracing-opentelemetry does: an error's text is quoted, other text is not.
-        let error = field.name() == "error" && self.name.as_ref().is_none_or(|n| n.is_empty());
+        let error = field.name() == "error" && self.unnamed();
         self.text(
             field,
             if error {

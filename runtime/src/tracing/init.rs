@@ -1,7 +1,7 @@
 //! Setup in one call for services that log through `tracing`.
 
 use super::{TraceIds, layer, otel};
-use crate::setup::{Guard, Setup, SetupError};
+use crate::setup::{Guard, Installed, Setup, SetupError};
 use opentelemetry::trace::TracerProvider as _;
 use std::fmt;
 use std::io::IsTerminal;
@@ -120,18 +120,19 @@ where
 }
 
 /// Installs, with the provider and propagator `install` installs, the subscriber on that
-/// provider; and what `install` returned beside its guard.
-pub(crate) fn install<T>(
+/// provider.
+pub(crate) fn install(
     rust_log: Option<&str>,
-    install: impl FnOnce() -> Result<(Guard, T), SetupError>,
-) -> Result<(Guard, T), InitError> {
+    install: impl FnOnce() -> Result<Installed, SetupError>,
+) -> Result<Installed, InitError> {
     if tracing::dispatcher::has_been_set() {
         return Err(InitError::SubscriberSet);
     }
     let logs = env_filter(rust_log)?;
     let (traces, traces_too) = (trace_filter(rust_log)?, trace_filter(rust_log)?);
-    let (guard, rest) = install()?;
-    let otel = otel(tracing_opentelemetry::layer().with_tracer(guard.provider().tracer("tracing")));
+    let installed = install()?;
+    let tracer = installed.guard.provider().tracer("tracing");
+    let otel = otel(tracing_opentelemetry::layer().with_tracer(tracer));
     let lines = tracing_fmt::layer()
         .with_ansi(std::io::stdout().is_terminal())
         .event_format(TraceIds::new(tracing_fmt::format()));
@@ -152,5 +153,5 @@ pub(crate) fn install<T>(
              to tracing (and are not recorded on spans)"
         );
     }
-    Ok((guard, rest))
+    Ok(installed)
 }

@@ -95,7 +95,7 @@ pub struct Otel<L> {
 /// What the layers keep on a tracing span.
 enum Kept {
     /// Its OpenTelemetry span id and context, if tracing-opentelemetry's layer gave it one:
-    /// read once, at its first entry (or when an event needs it).
+    /// read once, at its first entry.
     Known(Option<(SpanId, OtelContext)>),
     /// Not read yet; the parent to give it first: the tracebound span that was innermost where
     /// it was created, which tracing-opentelemetry without context activation does not see.
@@ -143,35 +143,29 @@ fn dispatch(cell: &OnceLock<WeakDispatch>, is_it: impl Fn(&Dispatch) -> bool) ->
 /// sampler or a processor may).
 struct Unread;
 
-/// `span`'s OpenTelemetry span id and context (`None` if tracing-opentelemetry gave it none),
-/// read from tracing-opentelemetry once (which starts its OpenTelemetry span) and kept on the
-/// span. Before that, a parent noted by [`Kept::Reparent`] is given to it if it is the current
+/// Reads `span`'s OpenTelemetry span id and context (`None` if tracing-opentelemetry gave it
+/// none) from tracing-opentelemetry, which starts its OpenTelemetry span, and keeps them on the
+/// span; `reparent`: first give it the parent noted by [`Kept::Reparent`], if it is the current
 /// span of its own subscriber (tracing-opentelemetry's API needs a handle on it, which only the
-/// current span offers). `dispatch` is asked for the span's subscriber only then.
+/// current span offers). Called at a span's first entry only, with its subscriber.
 fn activation<S>(
     span: &SpanRef<'_, S>,
-    dispatch: impl FnOnce() -> Option<Dispatch>,
-) -> Result<Option<(SpanId, OtelContext)>, Unread>
+    dispatch: &Dispatch,
+    reparent: bool,
+) -> Option<(SpanId, OtelContext)>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    if let Some(Kept::Known(known)) = span.extensions().get::<Kept>() {
-        return Ok(known.clone());
-    }
-    // Without its subscriber the span cannot be asked about: nothing is kept, so that a later
-    // entry that has it asks.
-    let dispatch = dispatch().ok_or(Unread)?;
-    // Looked for with a read lock first, as it is rarely there; taken out in a statement of
-    // its own, as the lock must be released before tracing-opentelemetry reads the span.
-    let reparenting = span.extensions().get::<Kept>().is_some();
-    let reparent = reparenting
+    // Taken out in a statement of its own: the lock must be released before
+    // tracing-opentelemetry reads the span.
+    let noted = reparent
         .then(|| span.extensions_mut().remove::<Kept>())
         .flatten();
-    if let Some(Kept::Reparent(cx)) = reparent {
+    if let Some(Kept::Reparent(cx)) = noted {
         let current = tracing::Span::current();
         let same = current.with_subscriber(|(id, d)| {
             let of = |d: &Dispatch| d.downcast_ref::<S>().map(|s| s as *const S);
-            *id == span.id() && of(d).is_some() && of(d) == of(&dispatch)
+            *id == span.id() && of(d).is_some() && of(d) == of(dispatch)
         });
         if same == Some(true) {
             // Fails only if the span was started already, by tracing-opentelemetry's own
@@ -179,12 +173,12 @@ where
             let _ = current.set_parent(cx);
         }
     }
-    let found = tracing_opentelemetry::get_otel_context(&span.id(), &dispatch).and_then(|cx| {
+    let found = tracing_opentelemetry::get_otel_context(&span.id(), dispatch).and_then(|cx| {
         let sc = cx.span().span_context().clone();
         sc.is_valid().then(|| (sc.span_id(), cx))
     });
     span.extensions_mut().insert(Kept::Known(found.clone()));
-    Ok(found)
+    found
 }
 
 /// Where tracing-opentelemetry records an event whose innermost tracing span is `span`: the
@@ -286,23 +280,26 @@ where
         let current = OtelContext::map_current(|c| c.span().span_context().span_id());
         // Attached unless it is current already: tracing-opentelemetry's activation, or the
         // caller's own `.with_context(span.context())`. Read without a copy when it is.
-        let cached = match span.extensions().get::<Kept>() {
-            Some(Kept::Known(known)) => Some(match known {
-                Some((span_id, cx)) if *span_id != current => Some(cx.clone()),
-                _ => None,
-            }),
-            _ => None,
+        let (known, reparent) = match span.extensions().get::<Kept>() {
+            Some(Kept::Known(known)) => (
+                Some(match known {
+                    Some((span_id, cx)) if *span_id != current => Some(cx.clone()),
+                    _ => None,
+                }),
+                false,
+            ),
+            Some(Kept::Reparent(_)) => (None, true),
+            None => (None, false),
         };
-        let attach = match cached {
+        let attach = match known {
             Some(attach) => attach,
-            None => activation(&span, || {
-                dispatch(&self.dispatch, |d| {
-                    d.downcast_ref::<Layer>()
-                        .is_some_and(|l| std::ptr::eq(l, self))
-                })
+            // The first entry. Without its subscriber the span cannot be read: nothing is
+            // kept, so that a later entry that has it reads it.
+            None => dispatch(&self.dispatch, |d| {
+                d.downcast_ref::<Layer>()
+                    .is_some_and(|l| std::ptr::eq(l, self))
             })
-            .ok()
-            .flatten()
+            .and_then(|dispatch| activation(&span, &dispatch, reparent))
             .and_then(|(span_id, cx)| (span_id != current).then_some(cx)),
         };
         let guard = attach.map(OtelContext::attach);
