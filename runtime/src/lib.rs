@@ -86,14 +86,19 @@
 
 mod bind;
 mod carrier;
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+mod conventions;
 pub mod debug;
 mod diagnostics;
 pub mod env;
 mod field;
 mod globals;
 pub mod propagation;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
 #[cfg(feature = "tokio")]
 mod spawn;
+pub mod stream;
 pub mod thread;
 mod token;
 
@@ -101,6 +106,8 @@ mod token;
 pub mod setup;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "tower")]
+pub mod tower;
 #[cfg(feature = "tracing")]
 pub mod tracing;
 
@@ -113,6 +120,7 @@ pub use setup::init;
 #[path = "private/mod.rs"]
 pub mod __private;
 
+pub use __private::Relation;
 pub use bind::{Carried, bind, bind_fn, carry};
 pub use carrier::{Extract, Inject, MAX_VALUE_LEN};
 pub use field::FieldValue;

@@ -21,6 +21,8 @@ mod kafka;
 mod lapin;
 #[cfg(feature = "nats")]
 mod nats;
+#[cfg(feature = "tonic")]
+mod tonic;
 
 use opentelemetry::KeyValue;
 use opentelemetry::propagation::{Extractor, Injector};
@@ -49,8 +51,9 @@ pub const MAX_VALUE_LEN: usize = 8192;
     message = "`{Self}` is not a carrier tracebound can read trace headers from",
     label = "this must implement `tracebound::Extract`",
     note = "carriers: HashMap<String, String>, HashMap<String, Vec<u8>>, Vec<(String, Vec<u8>)>, \
-            http::HeaderMap (feature `http`), lapin's FieldTable (feature `lapin`), \
-            async_nats::HeaderMap (feature `nats`), rdkafka headers (feature `kafka`), \
+            http::HeaderMap (feature `http`), tonic's MetadataMap (feature `tonic`), lapin's \
+            FieldTable (feature `lapin`), async_nats::HeaderMap (feature `nats`), rdkafka \
+            headers (feature `kafka`), \
             those crates' whole messages (lapin's Delivery, async_nats::Message, rdkafka's \
             BorrowedMessage), and `&C` / `Option<C>` of these"
 )]
@@ -90,8 +93,9 @@ pub trait Extract {
     message = "`{Self}` is not a carrier tracebound can write trace headers to",
     label = "this must implement `tracebound::Inject`",
     note = "carriers: HashMap<String, String>, HashMap<String, Vec<u8>>, Vec<(String, Vec<u8>)>, \
-            http::HeaderMap (feature `http`), lapin's FieldTable (feature `lapin`), \
-            async_nats::HeaderMap (feature `nats`), rdkafka's OwnedHeaders (feature `kafka`)"
+            http::HeaderMap (feature `http`), tonic's MetadataMap (feature `tonic`), lapin's \
+            FieldTable (feature `lapin`), async_nats::HeaderMap (feature `nats`), rdkafka's \
+            OwnedHeaders (feature `kafka`)"
 )]
 pub trait Inject {
     /// Stores `value` under `key`, replacing earlier values of `key`. A value the carrier cannot

@@ -7,6 +7,7 @@ use crate::globals::Tracer;
 use crate::propagation;
 use opentelemetry::trace::{Link, SpanContext, SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
+use std::borrow::Cow;
 use std::rc::Rc;
 
 /// How a consumer's span relates to the context found in its carrier.
@@ -23,7 +24,7 @@ pub enum Relation {
 /// carrier holds no valid context. The returned context also holds the carrier's baggage.
 pub fn start_consumer(
     scope: &'static Scope,
-    name: &'static str,
+    name: impl Into<Cow<'static, str>>,
     kind: SpanKind,
     relation: Relation,
     carrier: &dyn Extract,

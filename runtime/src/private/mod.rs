@@ -55,7 +55,7 @@ use std::borrow::Cow;
 #[inline]
 pub fn start(
     scope: &'static Scope,
-    name: &'static str,
+    name: impl Into<Cow<'static, str>>,
     kind: SpanKind,
     root: bool,
     attributes: impl FnOnce() -> Option<Vec<KeyValue>>,
@@ -73,12 +73,12 @@ pub fn start(
 
 #[inline]
 fn builder(
-    name: &'static str,
+    name: impl Into<Cow<'static, str>>,
     kind: SpanKind,
     attributes: Option<Vec<KeyValue>>,
     links: Vec<Link>,
 ) -> SpanBuilder {
-    let mut builder = SpanBuilder::from_name(Cow::Borrowed(name)).with_kind(kind);
+    let mut builder = SpanBuilder::from_name(name).with_kind(kind);
     builder.attributes = attributes;
     if !links.is_empty() {
         builder.links = Some(links);

@@ -21,7 +21,7 @@ pub struct Started {
 
 impl Started {
     /// A call that carries nothing.
-    const NOTHING: Started = Started {
+    pub(crate) const NOTHING: Started = Started {
         cx: None,
         live: false,
     };

@@ -1,0 +1,458 @@
+//! The HTTP and RPC semantic conventions of the spans that the tower layers and the reqwest
+//! middleware start, and how an exchange's response ends its span.
+//!
+//! A request whose `content-type` is `application/grpc…` is a gRPC call: its span is named
+//! `{package.Service}/{Method}` and carries `rpc.*` instead of the HTTP request attributes; its
+//! outcome is the `grpc-status` of the response headers (a trailers-only response) or trailers.
+
+use crate::__private::{Scope, Started};
+use http::{HeaderMap, Method, StatusCode, Uri, Version};
+use opentelemetry::trace::{Status, TraceContextExt};
+use opentelemetry::{Context, KeyValue};
+use std::borrow::Cow;
+
+/// The instrumentation scope of the exchanges' spans.
+pub(crate) static SCOPE: Scope = Scope::new("tracebound", Some(env!("CARGO_PKG_VERSION")));
+
+/// Which end of the exchange a span is: the statuses that are errors differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Server,
+    Client,
+}
+
+/// A request's span name and start attributes, and whether it is a gRPC call.
+pub(crate) struct Described {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) attributes: Vec<KeyValue>,
+    pub(crate) grpc: bool,
+}
+
+/// An incoming request: `{method} {route}` (`{method}` when the route is unknown), with
+/// `http.request.method`, `url.path`, `url.query`, `url.scheme`, `http.route`,
+/// `server.address`, `server.port`, `user_agent.original`, `network.protocol.version`; or a gRPC
+/// call's `rpc.*`.
+pub(crate) fn server<B>(request: &http::Request<B>, route: Option<&str>) -> Described {
+    let uri = request.uri();
+    let headers = request.headers();
+    let mut attributes = Vec::with_capacity(10);
+    let (address, port) = authority(uri, headers);
+    if let Some(name) = grpc(uri.path(), headers, &mut attributes) {
+        push_server_address(&mut attributes, address, port);
+        return Described {
+            name,
+            attributes,
+            grpc: true,
+        };
+    }
+    let method = method(request.method(), &mut attributes);
+    attributes.push(KeyValue::new("url.path", uri.path().to_owned()));
+    if let Some(query) = uri.query() {
+        attributes.push(KeyValue::new("url.query", query.to_owned()));
+    }
+    attributes.push(KeyValue::new(
+        "url.scheme",
+        uri.scheme_str().unwrap_or("http").to_owned(),
+    ));
+    if let Some(route) = route {
+        attributes.push(KeyValue::new("http.route", route.to_owned()));
+    }
+    push_server_address(&mut attributes, address, port);
+    if let Some(agent) = headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        attributes.push(KeyValue::new("user_agent.original", agent.to_owned()));
+    }
+    if let Some(version) = protocol(request.version()) {
+        attributes.push(KeyValue::new("network.protocol.version", version));
+    }
+    let name = match (method, route) {
+        (Some(method), Some(route)) => Cow::Owned(format!("{method} {route}")),
+        (Some(method), None) => Cow::Borrowed(method),
+        (None, _) => Cow::Borrowed("HTTP"),
+    };
+    Described {
+        name,
+        attributes,
+        grpc: false,
+    }
+}
+
+/// An outgoing request: `{method}`, with `http.request.method`, `server.address`,
+/// `server.port`, `url.full` (without user name and password) and `network.protocol.version`;
+/// or a gRPC call's `rpc.*`.
+pub(crate) fn client(
+    method: &Method,
+    uri: &Uri,
+    version: Version,
+    headers: &HeaderMap,
+) -> Described {
+    let mut attributes = Vec::with_capacity(8);
+    let (address, port) = authority(uri, headers);
+    let port = port.or_else(|| default_port(uri.scheme_str()));
+    if let Some(name) = grpc(uri.path(), headers, &mut attributes) {
+        push_server_address(&mut attributes, address, port);
+        return Described {
+            name,
+            attributes,
+            grpc: true,
+        };
+    }
+    let method = self::method(method, &mut attributes);
+    push_server_address(&mut attributes, address, port);
+    attributes.push(KeyValue::new("url.full", full_url(uri)));
+    if let Some(version) = protocol(version) {
+        attributes.push(KeyValue::new("network.protocol.version", version));
+    }
+    Described {
+        name: Cow::Borrowed(method.unwrap_or("HTTP")),
+        attributes,
+        grpc: false,
+    }
+}
+
+/// `http.request.method`, and the method as the span name knows it: one of the methods of
+/// RFC 9110 and PATCH, else `_OTHER` with `http.request.method_original` (and no name).
+fn method(method: &Method, attributes: &mut Vec<KeyValue>) -> Option<&'static str> {
+    let known = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => {
+            attributes.push(KeyValue::new("http.request.method", "_OTHER"));
+            attributes.push(KeyValue::new(
+                "http.request.method_original",
+                method.as_str().to_owned(),
+            ));
+            return None;
+        }
+    };
+    attributes.push(KeyValue::new("http.request.method", known));
+    Some(known)
+}
+
+/// A gRPC call's `rpc.system`, `rpc.service` and `rpc.method`, and its name, when the request
+/// is one: `content-type: application/grpc…` and a path `/{service}/{method}`.
+fn grpc(
+    path: &str,
+    headers: &HeaderMap,
+    attributes: &mut Vec<KeyValue>,
+) -> Option<Cow<'static, str>> {
+    let content_type = headers.get(http::header::CONTENT_TYPE)?.as_bytes();
+    if !content_type.starts_with(b"application/grpc") {
+        return None;
+    }
+    attributes.push(KeyValue::new("rpc.system", "grpc"));
+    let name = match path.strip_prefix('/').and_then(|p| p.split_once('/')) {
+        Some((service, method)) if !service.is_empty() && !method.is_empty() => {
+            attributes.push(KeyValue::new("rpc.service", service.to_owned()));
+            attributes.push(KeyValue::new("rpc.method", method.to_owned()));
+            Cow::Owned(path[1..].to_owned())
+        }
+        _ => Cow::Borrowed("grpc"),
+    };
+    Some(name)
+}
+
+fn push_server_address(attributes: &mut Vec<KeyValue>, address: Option<String>, port: Option<u16>) {
+    if let Some(address) = address {
+        attributes.push(KeyValue::new("server.address", address));
+    }
+    if let Some(port) = port {
+        attributes.push(KeyValue::new("server.port", i64::from(port)));
+    }
+}
+
+/// The host and port a request names: its URI's authority (an absolute URI, or HTTP/2's
+/// `:authority`), else its `Host` header.
+fn authority(uri: &Uri, headers: &HeaderMap) -> (Option<String>, Option<u16>) {
+    if let Some(host) = uri.host() {
+        return (Some(host.to_owned()), uri.port_u16());
+    }
+    let parsed = headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<http::uri::Authority>().ok());
+    match parsed {
+        Some(authority) => (Some(authority.host().to_owned()), authority.port_u16()),
+        None => (None, None),
+    }
+}
+
+fn default_port(scheme: Option<&str>) -> Option<u16> {
+    match scheme? {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}
+
+/// `uri` without the user name and password its authority may carry.
+fn full_url(uri: &Uri) -> String {
+    match uri.authority() {
+        Some(authority) if authority.as_str().contains('@') => {
+            let host = authority.as_str().rsplit_once('@').map_or("", |(_, h)| h);
+            let scheme = uri.scheme_str().unwrap_or("http");
+            let path = uri.path_and_query().map_or("/", |p| p.as_str());
+            format!("{scheme}://REDACTED:REDACTED@{host}{path}")
+        }
+        _ => uri.to_string(),
+    }
+}
+
+/// `network.protocol.version` of an HTTP version.
+pub(crate) fn protocol(version: Version) -> Option<&'static str> {
+    Some(match version {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_11 => "1.1",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        _ => return None,
+    })
+}
+
+/// The span of one exchange, from its start until its response is over: its context (the one
+/// the exchange runs in) and what ending it needs to know.
+#[derive(Debug)]
+pub(crate) struct Exchange {
+    /// `None` when there is nothing to carry (no provider, no trace).
+    cx: Option<Context>,
+    /// Whether the exchange owns a recording span, which it must end.
+    live: bool,
+    side: Side,
+    grpc: bool,
+    /// A gRPC status was recorded.
+    settled: bool,
+}
+
+impl Exchange {
+    pub(crate) fn new(started: Started, side: Side, grpc: bool) -> Self {
+        Exchange {
+            cx: started.cx,
+            live: started.live,
+            side,
+            grpc,
+            settled: false,
+        }
+    }
+
+    /// The context the exchange runs in.
+    pub(crate) fn context(&self) -> Option<&Context> {
+        self.cx.as_ref()
+    }
+
+    /// Attaches the exchange's context for a poll.
+    #[inline]
+    pub(crate) fn attach(&self) -> Option<opentelemetry::ContextGuard> {
+        self.cx.clone().map(Context::attach)
+    }
+
+    fn span(&self) -> Option<opentelemetry::trace::SpanRef<'_>> {
+        self.cx.as_ref().filter(|_| self.live).map(|cx| cx.span())
+    }
+
+    /// Records the response head: the HTTP status, or a trailers-only gRPC response's status.
+    pub(crate) fn respond(&mut self, status: StatusCode, headers: &HeaderMap) {
+        let Some(span) = self.span() else { return };
+        if self.grpc {
+            if !status.is_success() {
+                // No gRPC status can follow a failed HTTP exchange.
+                span.set_attribute(KeyValue::new(
+                    "http.response.status_code",
+                    i64::from(status.as_u16()),
+                ));
+            }
+            self.trailers(headers);
+            return;
+        }
+        span.set_attribute(KeyValue::new(
+            "http.response.status_code",
+            i64::from(status.as_u16()),
+        ));
+        let failed = match self.side {
+            Side::Server => status.is_server_error(),
+            Side::Client => status.is_client_error() || status.is_server_error(),
+        };
+        if failed {
+            span.set_attribute(KeyValue::new("error.type", status.as_str().to_owned()));
+            span.set_status(Status::error(""));
+        }
+    }
+
+    /// Records the `grpc-status` in `trailers` (or in a trailers-only response's headers).
+    pub(crate) fn trailers(&mut self, trailers: &HeaderMap) {
+        if !self.grpc || self.settled {
+            return;
+        }
+        let Some(code) = trailers
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u16>().ok())
+        else {
+            return;
+        };
+        self.settled = true;
+        let Some(span) = self.span() else { return };
+        span.set_attribute(KeyValue::new("rpc.grpc.status_code", i64::from(code)));
+        let failed = match self.side {
+            // The statuses the RPC conventions name as a server's errors: UNKNOWN,
+            // DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS.
+            Side::Server => matches!(code, 2 | 4 | 12 | 13 | 14 | 15),
+            Side::Client => code != 0,
+        };
+        if failed {
+            span.set_attribute(KeyValue::new("error.type", grpc_code_name(code)));
+            let message = trailers
+                .get("grpc-message")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            span.set_status(Status::error(percent_decoded(message)));
+        }
+    }
+
+    /// Marks the exchange failed with `error_type` (an error instead of a response, or a body
+    /// that failed), with `message` as the status description.
+    pub(crate) fn fail(&mut self, error_type: &'static str, message: impl FnOnce() -> String) {
+        if let Some(span) = self.span() {
+            span.set_attribute(KeyValue::new("error.type", error_type));
+            span.set_status(Status::error(message()));
+        }
+    }
+
+    /// Ends the span: the exchange is over.
+    pub(crate) fn end(mut self) {
+        if let Some(span) = self.span() {
+            span.end();
+        }
+        self.live = false;
+    }
+
+    /// Ends the span of an exchange dropped before it was over: a connection closed while the
+    /// handler ran or the body streamed, a client that stopped waiting.
+    pub(crate) fn cancel(mut self) {
+        if let Some(span) = self.span() {
+            if std::thread::panicking() {
+                span.set_attribute(KeyValue::new("error.type", "panic"));
+                span.set_status(Status::error("panicked"));
+                span.add_event("exception", vec![KeyValue::new("exception.type", "panic")]);
+            } else {
+                span.add_event("cancelled", Vec::new());
+            }
+            span.end();
+        }
+        self.live = false;
+    }
+}
+
+/// The name of a gRPC status code.
+fn grpc_code_name(code: u16) -> Cow<'static, str> {
+    const NAMES: [&str; 17] = [
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+    ];
+    match NAMES.get(usize::from(code)) {
+        Some(name) => Cow::Borrowed(name),
+        None => Cow::Owned(code.to_string()),
+    }
+}
+
+/// A `grpc-message`, which gRPC percent-encodes; kept as is if it does not decode.
+fn percent_decoded(message: &str) -> String {
+    let bytes = message.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    let hex = |i: usize| bytes.get(i).and_then(|&b| (b as char).to_digit(16));
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (hex(i + 1), hex(i + 2))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| message.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_attributes_follow_the_conventions() {
+        let request = http::Request::post("/orders/7?x=1")
+            .header("host", "shop.example:8080")
+            .header("user-agent", "curl/8")
+            .body(())
+            .unwrap();
+        let d = server(&request, Some("/orders/{id}"));
+        assert_eq!(d.name, "POST /orders/{id}");
+        assert!(!d.grpc);
+        let get = |k: &str| {
+            d.attributes
+                .iter()
+                .find(|a| a.key.as_str() == k)
+                .map(|a| a.value.to_string())
+        };
+        assert_eq!(get("url.path").as_deref(), Some("/orders/7"));
+        assert_eq!(get("url.query").as_deref(), Some("x=1"));
+        assert_eq!(get("server.address").as_deref(), Some("shop.example"));
+        assert_eq!(get("server.port").as_deref(), Some("8080"));
+        assert_eq!(get("http.route").as_deref(), Some("/orders/{id}"));
+
+        let odd = http::Request::builder()
+            .method("PURGE")
+            .uri("/x")
+            .body(())
+            .unwrap();
+        let d = server(&odd, None);
+        assert_eq!(d.name, "HTTP");
+
+        let call = http::Request::post("http://127.0.0.1:50051/shop.Orders/Place")
+            .header("content-type", "application/grpc+proto")
+            .body(())
+            .unwrap();
+        let d = client(call.method(), call.uri(), call.version(), call.headers());
+        assert_eq!(d.name, "shop.Orders/Place");
+        assert!(d.grpc);
+
+        let secret: Uri = "https://me:pw@api.example/v1?q=2".parse().unwrap();
+        assert_eq!(
+            full_url(&secret),
+            "https://REDACTED:REDACTED@api.example/v1?q=2"
+        );
+    }
+
+    #[test]
+    fn grpc_messages_are_percent_decoded() {
+        assert_eq!(percent_decoded("no%20stock"), "no stock");
+        assert_eq!(percent_decoded("100%"), "100%");
+        assert_eq!(percent_decoded("%zz"), "%zz");
+        assert_eq!(percent_decoded("%ff"), "%ff");
+    }
+}

@@ -1,0 +1,152 @@
+use super::{Relation, ResponseBody, ResponseFuture};
+use crate::__private::{SpanKind, start, start_consumer};
+use crate::conventions::{self, Exchange, SCOPE, Side};
+use http::{Request, Response};
+use std::task::{Context, Poll};
+use tower_service::Service;
+
+/// A service whose requests each run in a SERVER span; made by
+/// [`ServerLayer`](super::ServerLayer).
+#[derive(Clone, Debug)]
+pub struct Server<S> {
+    inner: S,
+    relation: Relation,
+}
+
+impl<S> Server<S> {
+    pub(crate) fn new(inner: S, relation: Relation) -> Self {
+        Server { inner, relation }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The wrapped service, unwrapped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Server<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let described = conventions::server(&request, route(&request));
+        let started = start_consumer(
+            &SCOPE,
+            described.name,
+            SpanKind::Server,
+            self.relation,
+            request.headers(),
+            || Some(described.attributes),
+        );
+        let exchange = Exchange::new(started, Side::Server, described.grpc);
+        // What the inner service does before it returns its future runs in the span too.
+        let future = {
+            let _attached = exchange.attach();
+            self.inner.call(request)
+        };
+        ResponseFuture::new(future, exchange)
+    }
+}
+
+/// The route the router matched, if it tells.
+#[cfg(feature = "axum")]
+fn route<B>(request: &Request<B>) -> Option<&str> {
+    request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(axum::extract::MatchedPath::as_str)
+}
+
+#[cfg(not(feature = "axum"))]
+fn route<B>(_request: &Request<B>) -> Option<&str> {
+    None
+}
+
+/// A service whose requests each run in a CLIENT span, with its context in their headers; made
+/// by [`ClientLayer`](super::ClientLayer).
+#[derive(Clone, Debug)]
+pub struct Client<S> {
+    inner: S,
+}
+
+impl<S> Client<S> {
+    pub(crate) fn new(inner: S) -> Self {
+        Client { inner }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The wrapped service, unwrapped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Client<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let exchange = start_client(&mut request);
+        let future = {
+            let _attached = exchange.attach();
+            self.inner.call(request)
+        };
+        ResponseFuture::new(future, exchange)
+    }
+}
+
+/// Starts the CLIENT span of `request` under the current context and writes its context into
+/// the request's headers.
+pub(crate) fn start_client<B>(request: &mut Request<B>) -> Exchange {
+    let described = conventions::client(
+        request.method(),
+        request.uri(),
+        request.version(),
+        request.headers(),
+    );
+    let started = start(&SCOPE, described.name, SpanKind::Client, false, || {
+        Some(described.attributes)
+    });
+    let exchange = Exchange::new(started, Side::Client, described.grpc);
+    if let Some(cx) = exchange.context() {
+        crate::propagation::inject_context(cx, request.headers_mut());
+    }
+    exchange
+}
