@@ -227,3 +227,51 @@ fn one_server_span_per_request_under_trace_layer() {
         assert_ne!(root_trace, trace_id);
     }
 }
+
+/// tracebound's `ServerLayer` outside tower-http's default `TraceLayer`: the `TraceLayer`'s
+/// tracing span becomes an INTERNAL child of the one SERVER span, in both activation modes.
+#[test]
+fn server_layer_with_the_default_trace_layer_gives_one_server_span() {
+    for (i, mode) in BOTH.into_iter().enumerate() {
+        let service = service(mode);
+        let mode = label(mode);
+        let trace_id = format!("5bf92f3577b34da6a3ce929d0e0e47{i:02x}");
+        let parent = "00f067aa0ba902b7";
+        let body = service.run(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            let app = axum::Router::new()
+                .route("/orders/{id}", post(orders))
+                .layer(TraceLayer::new_for_http())
+                .layer(tracebound::tower::ServerLayer::new());
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            reqwest::Client::new()
+                .post(format!("http://{address}/orders/9"))
+                .header("traceparent", format!("00-{trace_id}-{parent}-01"))
+                .header("baggage", "tenant=acme")
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        });
+        assert_eq!(body, "9 acme", "{mode}");
+        let trace = trace_with(TraceId::from_hex(&trace_id).unwrap(), "POST /orders/{id}");
+        let trace = eventually(|| {
+            let trace = testing::recorder().tree().trace(trace.spans()[0].span_context.trace_id());
+            trace.spans().iter().any(|s| s.name == "request").then_some(trace)
+        })
+        .unwrap_or_else(|| panic!("{mode}: no TraceLayer span"));
+        let requests = servers(&trace);
+        assert_eq!(requests.len(), 1, "{mode}: one SERVER span\n{}", trace.to_lines());
+        let server = requests[0];
+        assert_eq!(server.name, "POST /orders/{id}");
+        assert_eq!(server.parent_span_id, SpanId::from_hex(parent).unwrap());
+        let request = trace.span("request");
+        assert_eq!(request.span_kind, SpanKind::Internal, "{mode}");
+        assert_eq!(request.parent_span_id, server.span_context.span_id(), "{mode}");
+        trace.assert_parent("create_order", "request");
+        trace.assert_parent("reserve", "create_order");
+    }
+}
