@@ -99,10 +99,7 @@ async fn authorize(id: u64) -> &'static str {
 
 fn payments_service() -> axum::Router {
     axum::Router::new()
-        .route(
-            "/payments/{id}",
-            post(|Path(id): Path<u64>| authorize(id)),
-        )
+        .route("/payments/{id}", post(|Path(id): Path<u64>| authorize(id)))
         .layer(ServerLayer::new())
 }
 
@@ -180,7 +177,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // What the example exists to show, checked.
     assert_eq!(placed, "order 42: 1 reserved, receipt #42, paid");
-    assert_eq!(status, "order 42 received\norder 42 packed\norder 42 shipped\n");
+    assert_eq!(
+        status,
+        "order 42 received\norder 42 packed\norder 42 shipped\n"
+    );
     trace.assert_single_trace();
     let checkout = trace.span("checkout");
     let kind = |k: SpanKind| {
@@ -191,25 +191,47 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect::<Vec<_>>()
     };
     let (clients, servers) = (kind(SpanKind::Client), kind(SpanKind::Server));
-    assert_eq!((clients.len(), servers.len()), (3, 3), "{}", trace.to_lines());
+    assert_eq!(
+        (clients.len(), servers.len()),
+        (3, 3),
+        "{}",
+        trace.to_lines()
+    );
     for server in &servers {
         let parent = trace.parent_of(server).expect("a parent");
-        assert_eq!(parent.span_kind, SpanKind::Client, "{} continues its caller", server.name);
+        assert_eq!(
+            parent.span_kind,
+            SpanKind::Client,
+            "{} continues its caller",
+            server.name
+        );
     }
     let place = trace.span("POST /orders/{id}");
-    assert_eq!(trace.parent_of(trace.parent_of(place).unwrap()).unwrap().name, checkout.name);
+    assert_eq!(
+        trace
+            .parent_of(trace.parent_of(place).unwrap())
+            .unwrap()
+            .name,
+        checkout.name
+    );
     trace.assert_parent("reserve_stock", "POST /orders/{id}");
     trace.assert_parent("render_receipt", "POST /orders/{id}");
     trace.assert_parent("charge", "POST /orders/{id}");
     let pay = trace.span("POST /payments/{id}");
-    assert_eq!(trace.parent_of(trace.parent_of(pay).unwrap()).unwrap().name, "charge");
+    assert_eq!(
+        trace.parent_of(trace.parent_of(pay).unwrap()).unwrap().name,
+        "charge"
+    );
     trace.assert_parent("authorize", "POST /payments/{id}");
     let status_span = trace.span("GET /orders/{id}/status");
     let lines = trace.all("status_line");
     assert_eq!(lines.len(), 3);
     for line in lines {
         assert_eq!(line.parent_span_id, status_span.span_context.span_id());
-        assert!(status_span.end_time >= line.end_time, "the span outlives its last chunk");
+        assert!(
+            status_span.end_time >= line.end_time,
+            "the span outlives its last chunk"
+        );
     }
     Ok(())
 }

@@ -3,9 +3,9 @@
 //! multi-thread runtime with the items interleaved across tasks.
 
 use futures::StreamExt;
+use opentelemetry::Context;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
-use opentelemetry::Context;
 use std::collections::HashMap;
 use std::time::Duration;
 use tracebound::testing;
@@ -71,15 +71,24 @@ async fn each_message_is_handled_under_its_own_consumer_span() {
     testing::install();
     // Messages from two producers' traces, interleaved in one stream.
     let (a, b) = (
-        traced("producer a", async { (0..3).map(|i| stamp(i, &mut HashMap::new())).collect::<Vec<_>>() }),
-        traced("producer b", async { (3..6).map(|i| stamp(i, &mut HashMap::new())).collect::<Vec<_>>() }),
+        traced("producer a", async {
+            (0..3)
+                .map(|i| stamp(i, &mut HashMap::new()))
+                .collect::<Vec<_>>()
+        }),
+        traced("producer b", async {
+            (3..6)
+                .map(|i| stamp(i, &mut HashMap::new()))
+                .collect::<Vec<_>>()
+        }),
     );
     let ((a, trace_a), (b, trace_b)) = (a.await, b.await);
     let messages: Vec<Message> = a.into_iter().zip(b).flat_map(|(x, y)| [x, y]).collect();
 
     let (results, consumer) = traced("consumer loop", async {
-        let mut inbound = tracebound::stream::per_message(futures::stream::iter(messages), |m| &m.headers)
-            .name("process orders");
+        let mut inbound =
+            tracebound::stream::per_message(futures::stream::iter(messages), |m| &m.headers)
+                .name("process orders");
         let mut handles = Vec::new();
         while let Some(message) = inbound.next().await {
             // Handled concurrently on the runtime's workers.
@@ -101,11 +110,21 @@ async fn each_message_is_handled_under_its_own_consumer_span() {
         assert_eq!(processed.len(), 3, "{producer}:\n{}", trace.to_lines());
         for process in processed {
             assert_eq!(process.span_kind, SpanKind::Consumer);
-            let parent = trace.parent_of(process).expect("a parent in the producer's trace");
+            let parent = trace
+                .parent_of(process)
+                .expect("a parent in the producer's trace");
             assert_eq!(parent.name, "send orders");
             assert!(process.parent_span_is_remote);
-            assert_eq!(linked(process).last(), Some(&loop_span), "linked to the loop's span");
-            let handled: Vec<_> = trace.children(process).into_iter().filter(|c| c.name == "handle").collect();
+            assert_eq!(
+                linked(process).last(),
+                Some(&loop_span),
+                "linked to the loop's span"
+            );
+            let handled: Vec<_> = trace
+                .children(process)
+                .into_iter()
+                .filter(|c| c.name == "handle")
+                .collect();
             assert_eq!(handled.len(), 1, "the handler runs in its message's span");
             assert!(process.end_time >= handled[0].end_time);
         }
@@ -118,19 +137,29 @@ async fn link_relation_sync_handlers_baggage_errors_and_unhandled_items() {
     let remote = "4bf92f3577b34da6a3ce929d0e0e4736";
     let headers = |baggage: &str| {
         HashMap::from([
-            ("traceparent".to_owned(), format!("00-{remote}-00f067aa0ba902b7-01")),
+            (
+                "traceparent".to_owned(),
+                format!("00-{remote}-00f067aa0ba902b7-01"),
+            ),
             ("baggage".to_owned(), baggage.to_owned()),
         ])
     };
     let hostile = HashMap::from([("traceparent".to_owned(), "00-zz".to_owned())]);
-    let items = vec![Ok(headers("n=0")), Err("broken"), Ok(headers("n=2")), Ok(hostile), Ok(headers("n=4"))];
+    let items = vec![
+        Ok(headers("n=0")),
+        Err("broken"),
+        Ok(headers("n=2")),
+        Ok(hostile),
+        Ok(headers("n=4")),
+    ];
     let mut inbound = tracebound::stream::per_message_ok(futures::stream::iter(items), |h| h)
         .name("process untrusted")
         .relation(Relation::Link);
 
     // A synchronous handler, reading the message's baggage.
     let first = inbound.next().await.unwrap().unwrap();
-    let n = first.in_span(|_| Context::map_current(|cx| cx.baggage().get("n").map(|v| v.to_string())));
+    let n =
+        first.in_span(|_| Context::map_current(|cx| cx.baggage().get("n").map(|v| v.to_string())));
     assert_eq!(n.as_deref(), Some("0"));
     // Errors pass through without a span.
     assert_eq!(inbound.next().await.unwrap().err(), Some("broken"));
@@ -155,17 +184,31 @@ async fn link_relation_sync_handlers_baggage_errors_and_unhandled_items() {
     assert_eq!(spans.len(), 4, "one span per Ok item, none for the error");
     let remote = TraceId::from_hex(remote).unwrap();
     for span in &spans {
-        assert_eq!(span.parent_span_id, SpanId::INVALID, "relation = link: a new trace");
+        assert_eq!(
+            span.parent_span_id,
+            SpanId::INVALID,
+            "relation = link: a new trace"
+        );
         assert_ne!(span.span_context.trace_id(), remote);
     }
     let linked_to_remote = spans
         .iter()
         .filter(|s| s.links.len() == 1 && s.links[0].span_context.trace_id() == remote)
         .count();
-    assert_eq!(linked_to_remote, 3, "the hostile message has nothing to link to");
-    assert!(spans.iter().any(|s| matches!(s.status, Status::Error { .. })), "the panic");
+    assert_eq!(
+        linked_to_remote, 3,
+        "the hostile message has nothing to link to"
+    );
     assert!(
-        spans.iter().any(|s| s.events.iter().any(|e| e.name == "cancelled")),
+        spans
+            .iter()
+            .any(|s| matches!(s.status, Status::Error { .. })),
+        "the panic"
+    );
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.events.iter().any(|e| e.name == "cancelled")),
         "the dropped handler"
     );
 }

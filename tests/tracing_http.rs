@@ -259,18 +259,33 @@ fn server_layer_with_the_default_trace_layer_gives_one_server_span() {
         assert_eq!(body, "9 acme", "{mode}");
         let trace = trace_with(TraceId::from_hex(&trace_id).unwrap(), "POST /orders/{id}");
         let trace = eventually(|| {
-            let trace = testing::recorder().tree().trace(trace.spans()[0].span_context.trace_id());
-            trace.spans().iter().any(|s| s.name == "request").then_some(trace)
+            let trace = testing::recorder()
+                .tree()
+                .trace(trace.spans()[0].span_context.trace_id());
+            trace
+                .spans()
+                .iter()
+                .any(|s| s.name == "request")
+                .then_some(trace)
         })
         .unwrap_or_else(|| panic!("{mode}: no TraceLayer span"));
         let requests = servers(&trace);
-        assert_eq!(requests.len(), 1, "{mode}: one SERVER span\n{}", trace.to_lines());
+        assert_eq!(
+            requests.len(),
+            1,
+            "{mode}: one SERVER span\n{}",
+            trace.to_lines()
+        );
         let server = requests[0];
         assert_eq!(server.name, "POST /orders/{id}");
         assert_eq!(server.parent_span_id, SpanId::from_hex(parent).unwrap());
         let request = trace.span("request");
         assert_eq!(request.span_kind, SpanKind::Internal, "{mode}");
-        assert_eq!(request.parent_span_id, server.span_context.span_id(), "{mode}");
+        assert_eq!(
+            request.parent_span_id,
+            server.span_context.span_id(),
+            "{mode}"
+        );
         trace.assert_parent("create_order", "request");
         trace.assert_parent("reserve", "create_order");
     }

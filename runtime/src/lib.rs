@@ -80,6 +80,11 @@
 //! - `setup`: [`init`] and [`setup::Setup`], a provider and propagator from `OTEL_*` variables.
 //! - `otlp`: the OTLP exporter for `setup`.
 //! - `http`, `lapin`, `nats`, `kafka`: the header types of those crates as carriers.
+//! - `tower`: [`tower::ServerLayer`] and [`tower::ClientLayer`], HTTP and gRPC boundaries for
+//!   axum, hyper and tonic; `axum`: `http.route` from axum's `MatchedPath`; `tonic`:
+//!   `tonic::metadata::MetadataMap` as a carrier; `reqwest`: [`reqwest::Middleware`] for
+//!   reqwest-middleware, [`reqwest::send`] and [`reqwest::inject`].
+//! - Always: [`stream::carry`] and [`stream::per_message`], context across streams.
 //! - `tracing`: [`tracing`](mod@tracing), one trace with `tracing` and tracing-opentelemetry
 //!   (events on tracebound spans, parents across tracing spans, trace ids on log lines); with
 //!   `setup`, [`init_tracing`].
