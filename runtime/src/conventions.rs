@@ -5,6 +5,9 @@
 //! `{package.Service}/{Method}` and carries `rpc.*` instead of the HTTP request attributes; its
 //! outcome is the `grpc-status` of the response headers (a trailers-only response) or trailers.
 
+// With `reqwest` alone, the server side and the response body's parts go unused.
+#![cfg_attr(not(feature = "tower"), allow(dead_code))]
+
 use crate::__private::{Scope, Started};
 use http::{HeaderMap, Method, StatusCode, Uri, Version};
 use opentelemetry::trace::{Status, TraceContextExt};
