@@ -53,10 +53,12 @@ pub(crate) fn server<B>(request: &http::Request<B>, route: Option<&str>) -> Desc
     if let Some(query) = uri.query() {
         attributes.push(KeyValue::new("url.query", query.to_owned()));
     }
-    attributes.push(KeyValue::new(
-        "url.scheme",
-        uri.scheme_str().unwrap_or("http").to_owned(),
-    ));
+    let scheme = match uri.scheme_str() {
+        None | Some("http") => Cow::Borrowed("http"),
+        Some("https") => Cow::Borrowed("https"),
+        Some(other) => Cow::Owned(other.to_owned()),
+    };
+    attributes.push(KeyValue::new("url.scheme", scheme));
     if let Some(route) = route {
         attributes.push(KeyValue::new("http.route", route.to_owned()));
     }
@@ -71,7 +73,13 @@ pub(crate) fn server<B>(request: &http::Request<B>, route: Option<&str>) -> Desc
         attributes.push(KeyValue::new("network.protocol.version", version));
     }
     let name = match (method, route) {
-        (Some(method), Some(route)) => Cow::Owned(format!("{method} {route}")),
+        (Some(method), Some(route)) => {
+            let mut name = String::with_capacity(method.len() + 1 + route.len());
+            name.push_str(method);
+            name.push(' ');
+            name.push_str(route);
+            Cow::Owned(name)
+        }
         (Some(method), None) => Cow::Borrowed(method),
         (None, _) => Cow::Borrowed("HTTP"),
     };
@@ -179,14 +187,47 @@ fn authority(uri: &Uri, headers: &HeaderMap) -> (Option<String>, Option<u16>) {
     if let Some(host) = uri.host() {
         return (Some(host.to_owned()), uri.port_u16());
     }
-    let parsed = headers
+    let host = headers
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<http::uri::Authority>().ok());
-    match parsed {
-        Some(authority) => (Some(authority.host().to_owned()), authority.port_u16()),
+        .and_then(host_and_port);
+    match host {
+        Some((host, port)) => (Some(host.to_owned()), port),
         None => (None, None),
     }
+}
+
+/// A `Host` header's host (an IPv6 address without its brackets) and port; `None` if it is not
+/// one (empty, or with a path, user info, spaces or a port that is not a number).
+fn host_and_port(value: &str) -> Option<(&str, Option<u16>)> {
+    if value.is_empty()
+        || value
+            .bytes()
+            .any(|b| matches!(b, b'/' | b'@' | b'?' | b'#' | b' ' | b'\t'))
+    {
+        return None;
+    }
+    let (host, port) = match value.strip_prefix('[') {
+        Some(bracketed) => {
+            let (host, rest) = bracketed.split_once(']')?;
+            match rest {
+                "" => (host, None),
+                _ => (host, Some(rest.strip_prefix(':')?)),
+            }
+        }
+        None => match value.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (value, None),
+        },
+    };
+    if host.is_empty() {
+        return None;
+    }
+    let port = match port {
+        Some(port) => Some(port.parse::<u16>().ok()?),
+        None => None,
+    };
+    Some((host, port))
 }
 
 fn default_port(scheme: Option<&str>) -> Option<u16> {
@@ -449,6 +490,22 @@ mod tests {
             full_url(&secret),
             "https://REDACTED:REDACTED@api.example/v1?q=2"
         );
+    }
+
+    #[test]
+    fn host_headers_are_split_or_refused() {
+        assert_eq!(
+            host_and_port("shop.example:8080"),
+            Some(("shop.example", Some(8080)))
+        );
+        assert_eq!(host_and_port("shop.example"), Some(("shop.example", None)));
+        assert_eq!(host_and_port("[::1]:3000"), Some(("::1", Some(3000))));
+        assert_eq!(host_and_port("[::1]"), Some(("::1", None)));
+        for bad in [
+            "", ":80", "a:b", "a:99999", "a/b", "me@a", "[::1", "[::1]x", "a:1:2", "a b",
+        ] {
+            assert_eq!(host_and_port(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -6,15 +6,37 @@
 use super::{Extract, Inject, readable};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
+/// The header names the propagators ask for, made once: a lookup by one of them skips parsing
+/// and hashing the name from a string.
+fn known(key: &str) -> Option<&'static HeaderName> {
+    static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+    static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+    static BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+    match key {
+        "traceparent" => Some(&TRACEPARENT),
+        "tracestate" => Some(&TRACESTATE),
+        "baggage" => Some(&BAGGAGE),
+        _ => None,
+    }
+}
+
 impl Extract for HeaderMap {
     fn get(&self, key: &str) -> Option<&str> {
-        self.get(key).and_then(|v| readable(v.as_bytes()))
+        let value = match known(key) {
+            Some(name) => self.get(name),
+            None => self.get(key),
+        };
+        value.and_then(|v| readable(v.as_bytes()))
     }
     fn keys(&self) -> Vec<&str> {
         self.keys().map(HeaderName::as_str).collect()
     }
     fn get_all(&self, key: &str) -> Vec<&str> {
-        self.get_all(key)
+        let values = match known(key) {
+            Some(name) => self.get_all(name),
+            None => self.get_all(key),
+        };
+        values
             .iter()
             .filter_map(|v| readable(v.as_bytes()))
             .collect()

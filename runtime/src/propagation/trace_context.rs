@@ -52,13 +52,11 @@ pub(crate) fn parse_traceparent(value: &str) -> Option<SpanContext> {
     if bytes[2] != b'-' || bytes[35] != b'-' || bytes[52] != b'-' {
         return None;
     }
-    let (trace_id, span_id, flags) = (&value[3..35], &value[36..52], &value[53..55]);
-    if !is_lower_hex(trace_id) || !is_lower_hex(span_id) || !is_lower_hex(flags) {
-        return None;
-    }
-    let trace_id = TraceId::from_hex(trace_id).ok()?;
-    let span_id = SpanId::from_hex(span_id).ok()?;
-    let flags = u8::from_str_radix(flags, 16).ok()?;
+    let trace_id =
+        u128::from(lower_hex(&bytes[3..19])?) << 64 | u128::from(lower_hex(&bytes[19..35])?);
+    let trace_id = TraceId::from(trace_id);
+    let span_id = SpanId::from(lower_hex(&bytes[36..52])?);
+    let flags = lower_hex(&bytes[53..55])? as u8;
     if trace_id == TraceId::INVALID || span_id == SpanId::INVALID {
         return None;
     }
@@ -73,8 +71,19 @@ pub(crate) fn parse_traceparent(value: &str) -> Option<SpanContext> {
 }
 
 fn is_lower_hex(s: &str) -> bool {
-    s.bytes()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    lower_hex(s.as_bytes()).is_some()
+}
+
+/// The value of at most 16 lowercase hex digits; `None` if any is not one.
+fn lower_hex(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |value, &b| {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return None,
+        };
+        Some(value << 4 | u64::from(digit))
+    })
 }
 
 impl TextMapPropagator for TraceContextPropagator {
