@@ -123,7 +123,7 @@ where
 /// use futures::StreamExt;
 /// use std::collections::HashMap;
 ///
-/// let inbound = futures::stream::iter(vec![Ok(HashMap::new()), Err("reset")]);
+/// let inbound = futures::stream::iter(vec![Ok(HashMap::<String, String>::new()), Err("reset")]);
 /// let mut inbound = tracebound::stream::per_message_ok(inbound, |headers| headers);
 /// assert!(inbound.next().await.unwrap().is_ok());
 /// assert!(inbound.next().await.unwrap().is_err());
