@@ -26,7 +26,6 @@
 //!   span (child of a sampled local span) injected instead of the fixed `traceparent`.
 
 #[path = "variants.rs"]
-#[allow(dead_code)]
 mod variants;
 
 use axum::extract::Path;
