@@ -39,12 +39,25 @@ async fn carry_polls_every_item_in_the_context_the_stream_was_made_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_carry_the_items_lose_their_parent() {
     // The control for the test above: the same stream polled by a bare task starts new traces.
-    let (_, trace) = traced("uncarried stream", async {
-        let stream = futures::stream::iter(0..3).then(item);
+    let started = std::time::SystemTime::now();
+    let (items, trace) = traced("uncarried stream", async {
+        let stream = futures::stream::iter(100..103).then(item);
         tokio::spawn(stream.collect::<Vec<_>>()).await.unwrap()
     })
     .await;
+    assert_eq!(items, [100, 101, 102]);
     assert!(trace.all("item").is_empty());
+    let roots = testing::recorder()
+        .spans()
+        .into_iter()
+        .filter(|s| {
+            s.name == "item" && s.start_time >= started && s.parent_span_id == SpanId::INVALID
+        })
+        .count();
+    assert!(
+        roots >= 3,
+        "the items were traced, each as a root of its own"
+    );
 }
 
 struct Message {

@@ -436,3 +436,30 @@ async fn each_message_of_a_bidirectional_stream_continues_its_own_sender() {
         Some(&Value::I64(0))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_answered_by_something_else_than_grpc_fails_as_http() {
+    testing::install();
+    // An HTTP server that knows no gRPC: every path is a 404 with a text body.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, axum::Router::new()).await.unwrap() });
+    let mut grpc = connect(address).await;
+    let (status, trace) = traced("wrong server", unary(&mut grpc, "/shop.Orders/Place", "x")).await;
+    assert!(status.is_err());
+    let client = trace
+        .spans()
+        .iter()
+        .find(|s| s.span_kind == SpanKind::Client)
+        .unwrap_or_else(|| panic!("{}", trace.to_lines()));
+    assert_eq!(
+        client.name, "POST",
+        "named as the HTTP request it turned out to be"
+    );
+    assert_eq!(
+        attribute(client, "http.response.status_code"),
+        Some(&Value::I64(404))
+    );
+    assert!(matches!(client.status, SpanStatus::Error { .. }));
+    assert_eq!(attribute(client, "error.type"), Some(&Value::from("404")));
+}

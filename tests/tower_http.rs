@@ -78,6 +78,27 @@ async fn endless() -> Body {
     }))
 }
 
+/// A body that ends with trailers, and says it is over only when polled past them.
+async fn with_trailers() -> Body {
+    let mut trailers = axum::http::HeaderMap::new();
+    trailers.insert("x-checksum", HeaderValue::from_static("abc"));
+    let frames = futures::stream::iter([
+        Ok::<_, std::io::Error>(http_body::Frame::data(bytes::Bytes::from_static(
+            b"payload",
+        ))),
+        Ok(http_body::Frame::trailers(trailers)),
+    ]);
+    Body::new(http_body_util::StreamBody::new(frames))
+}
+
+async fn no_content() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+async fn panics() -> &'static str {
+    panic!("the handler failed")
+}
+
 async fn slow() -> &'static str {
     tokio::time::sleep(Duration::from_secs(30)).await;
     "late"
@@ -90,6 +111,9 @@ fn app(layer: ServerLayer) -> axum::Router {
         .route("/stream", get(streaming))
         .route("/endless", get(endless))
         .route("/slow", get(slow))
+        .route("/trailers", get(with_trailers))
+        .route("/empty", get(no_content).head(|| async { "not sent" }))
+        .route("/panics", get(panics))
         .layer(layer)
 }
 
@@ -268,6 +292,7 @@ async fn server_errors_are_errors_and_client_errors_only_for_the_client() {
         statuses,
         (StatusCode::INTERNAL_SERVER_ERROR, StatusCode::NOT_FOUND)
     );
+    let trace = trace_with(trace_id_of(&trace), "GET /failing", 1);
     let trace = trace_with(trace_id_of(&trace), "GET", 3);
     let servers: Vec<_> = trace
         .spans()
@@ -554,4 +579,180 @@ async fn a_client_error_ends_the_client_span_as_failed() {
         attribute(client, "error.type"),
         Some(&Value::from("connect"))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_layer_on_a_hyper_client_ends_its_span_with_the_body() {
+    use http_body_util::{BodyExt, Empty};
+    use tower::{Layer, Service, ServiceExt};
+
+    testing::install();
+    let address = serve(ServerLayer::new()).await;
+    let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Empty<bytes::Bytes>>();
+    let mut client = tracebound::tower::ClientLayer::new().layer(hyper);
+    let (body, trace) = traced("hyper client", async {
+        let request = axum::http::Request::get(format!("http://user:secret@{address}/stream?x=1"))
+            .body(Empty::new())
+            .unwrap();
+        let response = client.ready().await.unwrap().call(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        // The response is here, its body not yet read: the client span is still open.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let open = !testing::recorder().spans().iter().any(|s| {
+            s.span_kind == SpanKind::Client
+                && s.name == "GET"
+                && attribute(s, "url.full").is_some_and(|u| u.to_string().contains("/stream?x=1"))
+        });
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (String::from_utf8(body.to_vec()).unwrap(), open)
+    })
+    .await;
+    let (body, open_until_read) = body;
+    assert_eq!(body, "chunk 0\nchunk 1\nchunk 2\nchunk 3\n");
+    assert!(
+        open_until_read,
+        "the client span ends with the body, not with the head"
+    );
+    let trace = trace_with(trace_id_of(&trace), "GET /stream", 1);
+    let client = trace.span("GET");
+    assert_eq!(client.span_kind, SpanKind::Client);
+    assert_eq!(
+        client.parent_span_id,
+        trace.span("hyper client").span_context.span_id()
+    );
+    assert_eq!(
+        attribute(client, "url.full"),
+        Some(&Value::from(format!(
+            "http://REDACTED:REDACTED@{address}/stream?x=1"
+        ))),
+        "credentials never reach the span"
+    );
+    assert_eq!(
+        attribute(client, "http.response.status_code"),
+        Some(&Value::I64(200))
+    );
+    let server = trace.span("GET /stream");
+    assert_eq!(server.parent_span_id, client.span_context.span_id());
+    assert!(client.end_time >= server.end_time, "{}", trace.to_lines());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_without_a_body_and_bodies_with_trailers_end_their_span_normally() {
+    testing::install();
+    let address = serve(ServerLayer::new()).await;
+    let started = SystemTime::now();
+    let client = reqwest::Client::new();
+    let head = client
+        .head(format!("http://{address}/empty?case=head"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    let empty = client
+        .get(format!("http://{address}/empty?case=204"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), StatusCode::NO_CONTENT);
+    let trailed = client
+        .get(format!("http://{address}/trailers?case=trailers"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(trailed.text().await.unwrap(), "payload");
+    for (case, status) in [("head", 200), ("204", 204), ("trailers", 200)] {
+        let server = span_where("url.query", &format!("case={case}"), started);
+        assert!(
+            !server.events.iter().any(|e| e.name == "cancelled"),
+            "{case}: over, not cancelled: {:?}",
+            server.events
+        );
+        assert_eq!(
+            attribute(&server, "http.response.status_code"),
+            Some(&Value::I64(status)),
+            "{case}"
+        );
+        assert_eq!(server.status, Status::Unset, "{case}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_that_panics_ends_its_span_as_failed() {
+    testing::install();
+    let address = serve(ServerLayer::new()).await;
+    let started = SystemTime::now();
+    // The connection closes without a response.
+    let failed = reqwest::Client::new()
+        .get(format!("http://{address}/panics?case=panic"))
+        .send()
+        .await;
+    assert!(failed.is_err());
+    let server = span_where("url.query", "case=panic", started);
+    assert!(
+        matches!(server.status, Status::Error { .. }),
+        "{:?}",
+        server.status
+    );
+    assert_eq!(
+        attribute(&server, "error.type"),
+        Some(&Value::from("panic"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grpc_content_type_on_a_rest_route_keeps_the_http_conventions() {
+    testing::install();
+    let address = serve(ServerLayer::new()).await;
+    let started = SystemTime::now();
+    // `/orders/8` could be a gRPC method's path: the span starts as one, and becomes the HTTP
+    // request it is when the answer is not gRPC. A caller cannot name spans this way.
+    let response = reqwest::Client::new()
+        .post(format!("http://{address}/orders/8"))
+        .header("content-type", "application/grpc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), "8 ");
+    let server = eventually(|| {
+        testing::recorder().spans().into_iter().find(|s| {
+            s.start_time >= started
+                && s.span_kind == SpanKind::Server
+                && attribute(s, "rpc.method") == Some(&Value::from("8"))
+        })
+    })
+    .expect("the server span");
+    assert_eq!(server.name, "POST /orders/{id}");
+    assert_eq!(
+        attribute(&server, "http.response.status_code"),
+        Some(&Value::I64(200))
+    );
+    assert_eq!(attribute(&server, "rpc.grpc.status_code"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_layer_error_ends_the_client_span_as_failed() {
+    use http_body_util::Empty;
+    use tower::{Layer, Service, ServiceExt};
+
+    testing::install();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = closed.local_addr().unwrap();
+    drop(closed);
+    let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Empty<bytes::Bytes>>();
+    let mut client = tracebound::tower::ClientLayer::new().layer(hyper);
+    let (failed, trace) = traced("hyper refused", async {
+        let request = axum::http::Request::delete(format!("http://{address}/orders/1"))
+            .body(Empty::new())
+            .unwrap();
+        client.ready().await.unwrap().call(request).await.is_err()
+    })
+    .await;
+    assert!(failed);
+    let client = trace.span("DELETE");
+    assert_eq!(client.span_kind, SpanKind::Client);
+    assert!(matches!(client.status, Status::Error { .. }));
+    assert!(attribute(client, "error.type").is_some());
+    assert!(!client.events.iter().any(|e| e.name == "cancelled"));
 }

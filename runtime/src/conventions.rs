@@ -24,11 +24,16 @@ pub(crate) enum Side {
     Client,
 }
 
-/// A request's span name and start attributes, and whether it is a gRPC call.
+/// A request's span name and start attributes, and what ending its exchange needs to know.
 pub(crate) struct Described {
     pub(crate) name: Cow<'static, str>,
     pub(crate) attributes: Vec<KeyValue>,
-    pub(crate) grpc: bool,
+    /// For a request that looks like a gRPC call, the name an HTTP request would have: the
+    /// span takes it if the response is not a gRPC one (a REST route sent a gRPC content type,
+    /// a proxy's error page), so a caller cannot choose span names by sending that type.
+    pub(crate) grpc: Option<Cow<'static, str>>,
+    /// A HEAD request, whose response has no body.
+    pub(crate) head: bool,
 }
 
 /// An incoming request: `{method} {route}` (`{method}` when the route is unknown), with
@@ -38,6 +43,7 @@ pub(crate) struct Described {
 pub(crate) fn server<B>(request: &http::Request<B>, route: Option<&str>) -> Described {
     let uri = request.uri();
     let headers = request.headers();
+    let head = request.method() == Method::HEAD;
     let mut attributes = Vec::with_capacity(10);
     let (address, port) = authority(uri, headers);
     if let Some(name) = grpc(uri.path(), headers, &mut attributes) {
@@ -45,7 +51,8 @@ pub(crate) fn server<B>(request: &http::Request<B>, route: Option<&str>) -> Desc
         return Described {
             name,
             attributes,
-            grpc: true,
+            grpc: Some(http_name(request.method(), route)),
+            head,
         };
     }
     let method = method(request.method(), &mut attributes);
@@ -72,54 +79,61 @@ pub(crate) fn server<B>(request: &http::Request<B>, route: Option<&str>) -> Desc
     if let Some(version) = protocol(request.version()) {
         attributes.push(KeyValue::new("network.protocol.version", version));
     }
-    let name = match (method, route) {
-        (Some(method), Some(route)) => {
+    Described {
+        name: span_name(method, route),
+        attributes,
+        grpc: None,
+        head,
+    }
+}
+
+/// `{method} {route}`, `{method}` without a route; the method is `HTTP` when it is not one the
+/// conventions know.
+fn span_name(method: Option<&'static str>, route: Option<&str>) -> Cow<'static, str> {
+    let method = method.unwrap_or("HTTP");
+    match route {
+        Some(route) => {
             let mut name = String::with_capacity(method.len() + 1 + route.len());
             name.push_str(method);
             name.push(' ');
             name.push_str(route);
             Cow::Owned(name)
         }
-        (Some(method), None) => Cow::Borrowed(method),
-        (None, _) => Cow::Borrowed("HTTP"),
-    };
-    Described {
-        name,
-        attributes,
-        grpc: false,
+        None => Cow::Borrowed(method),
     }
 }
 
+/// The name of an HTTP request with `method` and `route`.
+fn http_name(method: &Method, route: Option<&str>) -> Cow<'static, str> {
+    span_name(self::method(method, &mut Vec::new()), route)
+}
+
 /// An outgoing request: `{method}`, with `http.request.method`, `server.address`,
-/// `server.port`, `url.full` (without user name and password) and `network.protocol.version`;
-/// or a gRPC call's `rpc.*`.
-pub(crate) fn client(
-    method: &Method,
-    uri: &Uri,
-    version: Version,
-    headers: &HeaderMap,
-) -> Described {
+/// `server.port` and `url.full` (without user name and password); or a gRPC call's `rpc.*`.
+pub(crate) fn client(method: &Method, uri: &Uri, headers: &HeaderMap) -> Described {
     let mut attributes = Vec::with_capacity(8);
     let (address, port) = authority(uri, headers);
     let port = port.or_else(|| default_port(uri.scheme_str()));
+    let head = *method == Method::HEAD;
     if let Some(name) = grpc(uri.path(), headers, &mut attributes) {
         push_server_address(&mut attributes, address, port);
         return Described {
             name,
             attributes,
-            grpc: true,
+            grpc: Some(http_name(method, None)),
+            head,
         };
     }
     let method = self::method(method, &mut attributes);
     push_server_address(&mut attributes, address, port);
     attributes.push(KeyValue::new("url.full", full_url(uri)));
-    if let Some(version) = protocol(version) {
-        attributes.push(KeyValue::new("network.protocol.version", version));
-    }
+    // A client's request says HTTP/1.1 whatever the connection negotiates: the version is
+    // the response's, recorded with it.
     Described {
-        name: Cow::Borrowed(method.unwrap_or("HTTP")),
+        name: span_name(method, None),
         attributes,
-        grpc: false,
+        grpc: None,
+        head,
     }
 }
 
@@ -160,16 +174,25 @@ fn grpc(
     if !content_type.starts_with(b"application/grpc") {
         return None;
     }
-    attributes.push(KeyValue::new("rpc.system", "grpc"));
-    let name = match path.strip_prefix('/').and_then(|p| p.split_once('/')) {
-        Some((service, method)) if !service.is_empty() && !method.is_empty() => {
-            attributes.push(KeyValue::new("rpc.service", service.to_owned()));
-            attributes.push(KeyValue::new("rpc.method", method.to_owned()));
-            Cow::Owned(path[1..].to_owned())
-        }
-        _ => Cow::Borrowed("grpc"),
+    // `/{package.Service}/{Method}`, names of the protobuf grammar; anything else is taken for
+    // an HTTP request.
+    let name = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
     };
-    Some(name)
+    let (service, method) = path.strip_prefix('/')?.split_once('/')?;
+    if !name(service) || !name(method) {
+        return None;
+    }
+    attributes.push(KeyValue::new("rpc.system", "grpc"));
+    attributes.push(KeyValue::new("rpc.service", service.to_owned()));
+    attributes.push(KeyValue::new("rpc.method", method.to_owned()));
+    let mut full = String::with_capacity(service.len() + 1 + method.len());
+    full.push_str(service);
+    full.push('/');
+    full.push_str(method);
+    Some(Cow::Owned(full))
 }
 
 fn push_server_address(attributes: &mut Vec<KeyValue>, address: Option<String>, port: Option<u16>) {
@@ -185,6 +208,10 @@ fn push_server_address(attributes: &mut Vec<KeyValue>, address: Option<String>, 
 /// `:authority`), else its `Host` header.
 fn authority(uri: &Uri, headers: &HeaderMap) -> (Option<String>, Option<u16>) {
     if let Some(host) = uri.host() {
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
         return (Some(host.to_owned()), uri.port_u16());
     }
     let host = headers
@@ -264,27 +291,41 @@ pub(crate) fn protocol(version: Version) -> Option<&'static str> {
 }
 
 /// The span of one exchange, from its start until its response is over: its context (the one
-/// the exchange runs in) and what ending it needs to know.
+/// the exchange runs in) and what ending it needs to know. Dropped while its span is open, it
+/// ends the span as cancelled.
 #[derive(Debug)]
 pub(crate) struct Exchange {
     /// `None` when there is nothing to carry (no provider, no trace).
     cx: Option<Context>,
-    /// Whether the exchange owns a recording span, which it must end.
+    /// Whether the exchange owns a recording span it has yet to end.
     live: bool,
     side: Side,
-    grpc: bool,
+    /// For a request that looked like a gRPC call, the name it takes if the response is not
+    /// one; `None` for an HTTP request.
+    grpc: Option<Cow<'static, str>>,
     /// A gRPC status was recorded.
     settled: bool,
+    /// The response has no body (a HEAD request, a 1xx, 204 or 304 status): dropping it unread
+    /// is its end, not a cancellation.
+    bodiless: bool,
 }
 
 impl Exchange {
-    pub(crate) fn new(started: Started, side: Side, grpc: bool) -> Self {
+    /// The exchange of a request described as `grpc` and `head` (see [`Described`]) whose span
+    /// was `started`.
+    pub(crate) fn new(
+        started: Started,
+        side: Side,
+        grpc: Option<Cow<'static, str>>,
+        head: bool,
+    ) -> Self {
         Exchange {
             cx: started.cx,
             live: started.live,
             side,
             grpc,
             settled: false,
+            bodiless: head,
         }
     }
 
@@ -304,16 +345,26 @@ impl Exchange {
     }
 
     /// Records the response head: the HTTP status, or a trailers-only gRPC response's status.
-    pub(crate) fn respond(&mut self, status: StatusCode, headers: &HeaderMap) {
-        let Some(span) = self.span() else { return };
-        if self.grpc {
-            if !status.is_success() {
-                // No gRPC status can follow a failed HTTP exchange.
-                span.set_attribute(KeyValue::new(
-                    "http.response.status_code",
-                    i64::from(status.as_u16()),
-                ));
+    pub(crate) fn respond(&mut self, status: StatusCode, version: Version, headers: &HeaderMap) {
+        if status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
+        {
+            self.bodiless = true;
+        }
+        if self.grpc.is_some() && !is_grpc_response(headers) {
+            // Not a gRPC answer after all: the span is an HTTP request's.
+            if let (Some(name), Some(span)) = (self.grpc.take(), self.span()) {
+                span.update_name(name);
             }
+        }
+        let Some(span) = self.span() else { return };
+        if self.side == Side::Client
+            && let Some(version) = protocol(version)
+        {
+            span.set_attribute(KeyValue::new("network.protocol.version", version));
+        }
+        if self.grpc.is_some() {
             self.trailers(headers);
             return;
         }
@@ -333,7 +384,7 @@ impl Exchange {
 
     /// Records the `grpc-status` in `trailers` (or in a trailers-only response's headers).
     pub(crate) fn trailers(&mut self, trailers: &HeaderMap) {
-        if !self.grpc || self.settled {
+        if self.grpc.is_none() || self.settled {
             return;
         }
         let Some(code) = trailers
@@ -371,17 +422,38 @@ impl Exchange {
         }
     }
 
-    /// Ends the span: the exchange is over.
+    /// Ends the span: the exchange is over. A gRPC call over without a status failed, for the
+    /// client that waited for one.
     pub(crate) fn end(mut self) {
+        if self.grpc.is_some() && !self.settled && self.side == Side::Client {
+            self.fail("missing grpc-status", || {
+                "the response ended without a grpc-status".to_owned()
+            });
+        }
         if let Some(span) = self.span() {
             span.end();
         }
         self.live = false;
     }
 
+    /// Ends the span of a response dropped before its end: a response that has no body is
+    /// over, any other was cancelled.
+    pub(crate) fn dropped(self, over: bool) {
+        if over || self.bodiless {
+            self.end();
+        } else {
+            self.cancel();
+        }
+    }
+
     /// Ends the span of an exchange dropped before it was over: a connection closed while the
-    /// handler ran or the body streamed, a client that stopped waiting.
+    /// handler ran or the body streamed, a client that stopped waiting; status ERROR if a panic
+    /// is unwinding through it.
     pub(crate) fn cancel(mut self) {
+        self.cancel_in_place();
+    }
+
+    fn cancel_in_place(&mut self) {
         if let Some(span) = self.span() {
             if std::thread::panicking() {
                 span.set_attribute(KeyValue::new("error.type", "panic"));
@@ -394,6 +466,20 @@ impl Exchange {
         }
         self.live = false;
     }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        self.cancel_in_place();
+    }
+}
+
+/// Whether a response is a gRPC one: its content type, or a trailers-only `grpc-status`.
+fn is_grpc_response(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+        || headers.contains_key("grpc-status")
 }
 
 /// The name of a gRPC status code.
@@ -456,7 +542,7 @@ mod tests {
             .unwrap();
         let d = server(&request, Some("/orders/{id}"));
         assert_eq!(d.name, "POST /orders/{id}");
-        assert!(!d.grpc);
+        assert!(d.grpc.is_none());
         let get = |k: &str| {
             d.attributes
                 .iter()
@@ -481,9 +567,9 @@ mod tests {
             .header("content-type", "application/grpc+proto")
             .body(())
             .unwrap();
-        let d = client(call.method(), call.uri(), call.version(), call.headers());
+        let d = client(call.method(), call.uri(), call.headers());
         assert_eq!(d.name, "shop.Orders/Place");
-        assert!(d.grpc);
+        assert_eq!(d.grpc.as_deref(), Some("POST"));
 
         let secret: Uri = "https://me:pw@api.example/v1?q=2".parse().unwrap();
         assert_eq!(
@@ -514,5 +600,8 @@ mod tests {
         assert_eq!(percent_decoded("100%"), "100%");
         assert_eq!(percent_decoded("%zz"), "%zz");
         assert_eq!(percent_decoded("%ff"), "%ff");
+        assert_eq!(percent_decoded("caf%C3%A9"), "café");
+        assert_eq!(percent_decoded("%"), "%");
+        assert_eq!(percent_decoded("%4"), "%4");
     }
 }

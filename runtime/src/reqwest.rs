@@ -21,7 +21,7 @@
 //! ```
 
 use crate::bind::Carried;
-use crate::conventions::{self, Exchange, SCOPE, Side};
+use crate::conventions::{self, Described, Exchange, SCOPE, Side};
 use http::Extensions;
 use reqwest::{Request, RequestBuilder, Response};
 use std::future::Future;
@@ -122,16 +122,20 @@ fn start(request: &mut Request) -> Exchange {
         .as_str()
         .parse::<http::Uri>()
         .unwrap_or_default();
-    let described =
-        conventions::client(request.method(), &uri, request.version(), request.headers());
+    let Described {
+        name,
+        attributes,
+        grpc,
+        head,
+    } = conventions::client(request.method(), &uri, request.headers());
     let started = crate::__private::start(
         &SCOPE,
-        described.name,
+        name,
         crate::__private::SpanKind::Client,
         false,
-        || Some(described.attributes),
+        || Some(attributes),
     );
-    let exchange = Exchange::new(started, Side::Client, described.grpc);
+    let exchange = Exchange::new(started, Side::Client, grpc, head);
     if let Some(cx) = exchange.context() {
         crate::propagation::inject_context(cx, request.headers_mut());
     }
@@ -181,7 +185,9 @@ impl Open {
             return;
         };
         match outcome {
-            Ok(response) => exchange.respond(response.status(), response.headers()),
+            Ok(response) => {
+                exchange.respond(response.status(), response.version(), response.headers())
+            }
             Err((error_type, message)) => exchange.fail(error_type, || message),
         }
         exchange.end();

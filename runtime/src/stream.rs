@@ -97,8 +97,8 @@ impl<S: Stream> Stream for Carry<S> {
 /// The span is named `process` (see [`PerMessage::name`]); its parent is the item's remote
 /// context ([`PerMessage::relation`] makes it a link), the item's baggage is in its context,
 /// and an item without a valid context starts a new trace. When the stream is polled under a
-/// span of its own (a gRPC bidirectional call's server span), each message's span is linked to
-/// it, as the messaging conventions ask.
+/// span of its own (a gRPC bidirectional call's server span), the span of each message that
+/// continues its sender is also linked to it, as the messaging conventions ask.
 ///
 /// For a stream of `Result`s (a tonic `Streaming`), see [`per_message_ok`].
 pub fn per_message<S, F, C>(stream: S, carrier: F) -> PerMessage<S, F, C>

@@ -21,11 +21,7 @@ pin_project_lite::pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(exchange) = this.exchange.take() {
-                if this.over.load(Ordering::Relaxed) {
-                    exchange.end();
-                } else {
-                    exchange.cancel();
-                }
+                exchange.dropped(this.over.load(Ordering::Relaxed));
             }
         }
     }
@@ -73,10 +69,12 @@ impl<B: Body> Body for ResponseBody<B> {
         match &poll {
             Poll::Pending => {}
             Poll::Ready(Some(Ok(frame))) => {
-                if let Some(trailers) = frame.trailers_ref() {
+                // Trailers are a body's last frame: servers drop it without polling again.
+                let trailers = frame.trailers_ref();
+                if let Some(trailers) = trailers {
                     exchange.trailers(trailers);
                 }
-                if this.inner.is_end_stream()
+                if (trailers.is_some() || this.inner.is_end_stream())
                     && let Some(exchange) = this.exchange.take()
                 {
                     exchange.end();

@@ -40,6 +40,7 @@ impl<F> ResponseFuture<F> {
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body,
 {
     type Output = Result<Response<ResponseBody<B>>, E>;
 
@@ -57,7 +58,13 @@ where
         Poll::Ready(match output {
             Ok(response) => {
                 if let Some(exchange) = exchange.as_mut() {
-                    exchange.respond(response.status(), response.headers());
+                    exchange.respond(response.status(), response.version(), response.headers());
+                }
+                // A response with nothing to stream is over now.
+                if response.body().is_end_stream()
+                    && let Some(exchange) = exchange.take()
+                {
+                    exchange.end();
                 }
                 Ok(response.map(|body| ResponseBody::new(body, exchange)))
             }

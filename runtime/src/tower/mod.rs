@@ -12,9 +12,13 @@
 //!     // `Router::layer` wraps each route, so the span knows the route (`http.route`).
 //!     .layer(tracebound::tower::ServerLayer::new());
 //!
-//! let channel = tower::ServiceBuilder::new()
-//!     .layer(tracebound::tower::ClientLayer::new())
-//!     .service(tonic::transport::Channel::from_static("http://[::1]:50051").connect_lazy());
+//! // tonic's channel adds the server's address below the layer: the origin tells it.
+//! let channel = tonic::transport::Channel::from_static("http://[::1]:50051").connect_lazy();
+//! let origin = "http://[::1]:50051".parse().unwrap();
+//! let client = tonic::client::Grpc::with_origin(
+//!     tracebound::tower::ClientLayer::new().layer(channel),
+//!     origin,
+//! );
 //! # }
 //! ```
 //!
@@ -31,13 +35,15 @@
 //!   `http.route`, `server.address`, `server.port`, `user_agent.original` and
 //!   `network.protocol.version` at the start, and `http.response.status_code` at the end; a 5xx
 //!   response sets status ERROR and `error.type`.
-//! - A gRPC call (`content-type: application/grpc…`) is named `{package.Service}/{Method}`,
-//!   with `rpc.system = "grpc"`, `rpc.service`, `rpc.method` and `rpc.grpc.status_code` from the
-//!   response's trailers; UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE and
-//!   DATA_LOSS set status ERROR and `error.type`.
+//! - A gRPC call (`content-type: application/grpc…` on a path `/{package.Service}/{Method}`)
+//!   is named `{package.Service}/{Method}`, with `rpc.system = "grpc"`, `rpc.service`,
+//!   `rpc.method` and `rpc.grpc.status_code` from the response's trailers; UNKNOWN,
+//!   DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE and DATA_LOSS set status ERROR and
+//!   `error.type`. A response that is not gRPC makes it the HTTP request it was.
 //! - It ends when the response body is over: a streaming body keeps it open until its last
-//!   chunk. If the connection closes first (the handler's future or the body is dropped), it
-//!   ends with a `cancelled` event; if the handler panics, with status ERROR.
+//!   chunk or its trailers, a response without a body (HEAD, 204, 304) ends it at once. If the
+//!   connection closes first (the handler's future or the body is dropped), it ends with a
+//!   `cancelled` event; if the handler panics, with status ERROR.
 //!
 //! # The client span
 //! A CLIENT span, child of the current context, named `{method}` (a gRPC call as above), with
@@ -48,10 +54,10 @@
 //! body, as the server span does.
 //!
 //! # With tower-http's `TraceLayer`
-//! Use one SERVER span per request: either `ServerLayer` (tower-http's `TraceLayer` may stay,
-//! with its default spans, for logs: they are not OpenTelemetry spans unless
-//! tracing-opentelemetry's layer is installed, and then they are INTERNAL children of the
-//! server span), or `TraceLayer` with [`tracing::server_span`](crate::tracing) as its span
+//! Use one SERVER span per request: either `ServerLayer` added after `TraceLayer`, so outside it
+//! (tower-http's `TraceLayer` may stay, with its default spans, for logs: they are not
+//! OpenTelemetry spans unless tracing-opentelemetry's layer is installed, and then they are
+//! INTERNAL children of the server span), or `TraceLayer` with [`tracing::server_span`](crate::tracing) as its span
 //! maker, without `ServerLayer`. Both together give two SERVER spans for one request.
 
 mod body;

@@ -1,6 +1,6 @@
 use super::{Relation, ResponseBody, ResponseFuture};
 use crate::__private::{SpanKind, start, start_consumer};
-use crate::conventions::{self, Exchange, SCOPE, Side};
+use crate::conventions::{self, Described, Exchange, SCOPE, Side};
 use http::{Request, Response};
 use std::task::{Context, Poll};
 use tower_service::Service;
@@ -37,6 +37,7 @@ impl<S> Server<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Server<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
@@ -48,16 +49,21 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let described = conventions::server(&request, route(&request));
+        let Described {
+            name,
+            attributes,
+            grpc,
+            head,
+        } = conventions::server(&request, route(&request));
         let started = start_consumer(
             &SCOPE,
-            described.name,
+            name,
             SpanKind::Server,
             self.relation,
             request.headers(),
-            || Some(described.attributes),
+            || Some(attributes),
         );
-        let exchange = Exchange::new(started, Side::Server, described.grpc);
+        let exchange = Exchange::new(started, Side::Server, grpc, head);
         // What the inner service does before it returns its future runs in the span too.
         let future = {
             let _attached = exchange.attach();
@@ -112,6 +118,7 @@ impl<S> Client<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Client<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
@@ -135,16 +142,14 @@ where
 /// Starts the CLIENT span of `request` under the current context and writes its context into
 /// the request's headers.
 pub(crate) fn start_client<B>(request: &mut Request<B>) -> Exchange {
-    let described = conventions::client(
-        request.method(),
-        request.uri(),
-        request.version(),
-        request.headers(),
-    );
-    let started = start(&SCOPE, described.name, SpanKind::Client, false, || {
-        Some(described.attributes)
-    });
-    let exchange = Exchange::new(started, Side::Client, described.grpc);
+    let Described {
+        name,
+        attributes,
+        grpc,
+        head,
+    } = conventions::client(request.method(), request.uri(), request.headers());
+    let started = start(&SCOPE, name, SpanKind::Client, false, || Some(attributes));
+    let exchange = Exchange::new(started, Side::Client, grpc, head);
     if let Some(cx) = exchange.context() {
         crate::propagation::inject_context(cx, request.headers_mut());
     }
