@@ -101,7 +101,8 @@ async fn each_message_is_handled_under_its_own_consumer_span() {
     let (results, consumer) = traced("consumer loop", async {
         let mut inbound =
             tracebound::stream::per_message(futures::stream::iter(messages), |m| &m.headers)
-                .name("process orders");
+                .system("in-process")
+                .destination("orders");
         let mut handles = Vec::new();
         while let Some(message) = inbound.next().await {
             // Handled concurrently on the runtime's workers.

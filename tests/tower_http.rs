@@ -756,3 +756,32 @@ async fn a_client_layer_error_ends_the_client_span_as_failed() {
     assert!(attribute(client, "error.type").is_some());
     assert!(!client.events.iter().any(|e| e.name == "cancelled"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nested_router_records_the_path_the_client_sent() {
+    testing::install();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = axum::Router::new().nest("/api", app(ServerLayer::new()));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let started = SystemTime::now();
+    let body = reqwest::Client::new()
+        .post(format!("http://{address}/api/orders/5?case=nested"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "5 ");
+    let server = span_where("url.query", "case=nested", started);
+    assert_eq!(server.name, "POST /api/orders/{id}");
+    assert_eq!(
+        attribute(&server, "url.path"),
+        Some(&Value::from("/api/orders/5"))
+    );
+    assert_eq!(
+        attribute(&server, "http.route"),
+        Some(&Value::from("/api/orders/{id}"))
+    );
+}

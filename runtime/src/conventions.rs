@@ -40,8 +40,8 @@ pub(crate) struct Described {
 /// `http.request.method`, `url.path`, `url.query`, `url.scheme`, `http.route`,
 /// `server.address`, `server.port`, `user_agent.original`, `network.protocol.version`; or a gRPC
 /// call's `rpc.*`.
-pub(crate) fn server<B>(request: &http::Request<B>, route: Option<&str>) -> Described {
-    let uri = request.uri();
+/// `uri` is the request's URI as the client sent it (a nested router sees less of its path).
+pub(crate) fn server<B>(request: &http::Request<B>, uri: &Uri, route: Option<&str>) -> Described {
     let headers = request.headers();
     let head = request.method() == Method::HEAD;
     let mut attributes = Vec::with_capacity(10);
@@ -540,7 +540,7 @@ mod tests {
             .header("user-agent", "curl/8")
             .body(())
             .unwrap();
-        let d = server(&request, Some("/orders/{id}"));
+        let d = server(&request, request.uri(), Some("/orders/{id}"));
         assert_eq!(d.name, "POST /orders/{id}");
         assert!(d.grpc.is_none());
         let get = |k: &str| {

@@ -29,7 +29,7 @@
 use crate::__private::{Relation, Scope, SpanKind, Started, instrument, start_consumer};
 use crate::carrier::Extract;
 use futures_core::Stream;
-use opentelemetry::Context;
+use opentelemetry::{Context, KeyValue};
 use std::borrow::Cow;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -94,11 +94,15 @@ impl<S: Stream> Stream for Carry<S> {
 /// from the context in the carrier that `carrier` finds in the item (`|m| &m.headers`); see
 /// [`Received`] for how the item is then handled in it.
 ///
-/// The span is named `process` (see [`PerMessage::name`]); its parent is the item's remote
-/// context ([`PerMessage::relation`] makes it a link), the item's baggage is in its context,
-/// and an item without a valid context starts a new trace. When the stream is polled under a
-/// span of its own (a gRPC bidirectional call's server span), the span of each message that
-/// continues its sender is also linked to it, as the messaging conventions ask.
+/// The span is named `process {destination}` (`process` without [`PerMessage::destination`],
+/// or what [`PerMessage::name`] says), with `messaging.operation.name` and
+/// `messaging.operation.type` = `process`, and `messaging.system` and
+/// `messaging.destination.name` when given. Its parent is the item's remote context
+/// ([`PerMessage::relation`] makes it a link), the item's baggage is in its context, and an item
+/// without a valid context starts a new trace. When the stream is polled under a span of its
+/// own (a gRPC bidirectional call's server span), the span of each message that continues its
+/// sender has two links, as the messaging conventions' structure for that case has: one to the
+/// sender (its parent too) and one to that span.
 ///
 /// For a stream of `Result`s (a tonic `Streaming`), see [`per_message_ok`].
 pub fn per_message<S, F, C>(stream: S, carrier: F) -> PerMessage<S, F, C>
@@ -146,28 +150,52 @@ where
 /// How the per-message spans start.
 #[derive(Clone, Debug)]
 struct Options {
-    name: Cow<'static, str>,
+    /// Set by `name`; else `process {destination}`, or `process`.
+    name: Option<Cow<'static, str>>,
     relation: Relation,
+    system: Option<Cow<'static, str>>,
+    destination: Option<Cow<'static, str>>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
-            name: Cow::Borrowed("process"),
+            name: None,
             relation: Relation::Parent,
+            system: None,
+            destination: None,
         }
     }
 }
 
 impl Options {
     fn receive<C: Extract + ?Sized>(&self, carrier: &C) -> Started {
+        let name = match (&self.name, &self.destination) {
+            (Some(name), _) => name.clone(),
+            (None, Some(destination)) => Cow::Owned(format!("process {destination}")),
+            (None, None) => Cow::Borrowed("process"),
+        };
         start_consumer(
             &SCOPE,
-            self.name.clone(),
+            name,
             SpanKind::Consumer,
             self.relation,
             &carrier,
-            || None,
+            || {
+                let mut attributes = Vec::with_capacity(4);
+                attributes.push(KeyValue::new("messaging.operation.name", "process"));
+                attributes.push(KeyValue::new("messaging.operation.type", "process"));
+                if let Some(system) = &self.system {
+                    attributes.push(KeyValue::new("messaging.system", system.clone()));
+                }
+                if let Some(destination) = &self.destination {
+                    attributes.push(KeyValue::new(
+                        "messaging.destination.name",
+                        destination.clone(),
+                    ));
+                }
+                Some(attributes)
+            },
         )
     }
 }
@@ -176,9 +204,23 @@ impl Options {
 macro_rules! options {
     ($stream:ident) => {
         impl<S, F, C: ?Sized> $stream<S, F, C> {
-            /// Names each message's span (`"process orders"`, say) instead of `process`.
+            /// Names each message's span, instead of `process {destination}` (or `process`
+            /// without a destination).
             pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-                self.options.name = name.into();
+                self.options.name = Some(name.into());
+                self
+            }
+
+            /// `messaging.system` of each message's span (`"grpc"`, `"kafka"`…).
+            pub fn system(mut self, system: impl Into<Cow<'static, str>>) -> Self {
+                self.options.system = Some(system.into());
+                self
+            }
+
+            /// `messaging.destination.name` of each message's span, which is then named
+            /// `process {destination}`.
+            pub fn destination(mut self, destination: impl Into<Cow<'static, str>>) -> Self {
+                self.options.destination = Some(destination.into());
                 self
             }
 

@@ -297,8 +297,10 @@ impl TraceTree {
                 .collect();
             let pad = width - label.chars().count();
             write!(f, "{label}{:pad$} |{bar}| {:>9.3}ms", "", (to - from) * 1e3)?;
-            if let Status::Error { description } = &span.status {
-                write!(f, "  ERROR: {description}")?;
+            match &span.status {
+                Status::Error { description } if description.is_empty() => write!(f, "  ERROR")?,
+                Status::Error { description } => write!(f, "  ERROR: {description}")?,
+                _ => {}
             }
             if span.parent_span_id == SpanId::INVALID || self.parent_of(span).is_none() {
                 write!(f, "  trace {}", span.span_context.trace_id())?;

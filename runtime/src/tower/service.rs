@@ -54,7 +54,7 @@ where
             attributes,
             grpc,
             head,
-        } = conventions::server(&request, route(&request));
+        } = conventions::server(&request, original_uri(&request), route(&request));
         let started = start_consumer(
             &SCOPE,
             name,
@@ -85,6 +85,20 @@ fn route<B>(request: &Request<B>) -> Option<&str> {
 #[cfg(not(feature = "axum"))]
 fn route<B>(_request: &Request<B>) -> Option<&str> {
     None
+}
+
+/// The URI the client sent: in a router nested under a prefix, axum's `OriginalUri`.
+#[cfg(feature = "axum")]
+fn original_uri<B>(request: &Request<B>) -> &http::Uri {
+    request
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or(request.uri(), |original| &original.0)
+}
+
+#[cfg(not(feature = "axum"))]
+fn original_uri<B>(request: &Request<B>) -> &http::Uri {
+    request.uri()
 }
 
 /// A service whose requests each run in a CLIENT span, with its context in their headers; made
