@@ -560,8 +560,34 @@ mod tests {
             .uri("/x")
             .body(())
             .unwrap();
-        let d = server(&odd, None);
+        let d = server(&odd, odd.uri(), None);
         assert_eq!(d.name, "HTTP");
+        assert_eq!(server(&odd, odd.uri(), Some("/x")).name, "HTTP /x");
+
+        // A gRPC content type on a path no gRPC method has: an HTTP request.
+        for path in [
+            "/orders/7/items",
+            "/a%20b/c",
+            "/shop.Orders/",
+            "//Place",
+            "/x",
+        ] {
+            let spoofed = http::Request::post(path)
+                .header("content-type", "application/grpc")
+                .body(())
+                .unwrap();
+            let d = server(&spoofed, spoofed.uri(), None);
+            assert!(d.grpc.is_none(), "{path}");
+            assert_eq!(d.name, "POST", "{path}");
+        }
+        let ipv6 = http::Request::get("http://[::1]:8080/").body(()).unwrap();
+        let d = server(&ipv6, ipv6.uri(), None);
+        let address = d
+            .attributes
+            .iter()
+            .find(|a| a.key.as_str() == "server.address")
+            .map(|a| a.value.to_string());
+        assert_eq!(address.as_deref(), Some("::1"));
 
         let call = http::Request::post("http://127.0.0.1:50051/shop.Orders/Place")
             .header("content-type", "application/grpc+proto")
