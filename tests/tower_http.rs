@@ -785,3 +785,39 @@ async fn a_nested_router_records_the_path_the_client_sent() {
         Some(&Value::from("/api/orders/{id}"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_served_inside_another_span_is_not_linked_to_it() {
+    use tower::ServiceExt;
+
+    testing::install();
+    let caller = "6bf92f3577b34da6a3ce929d0e0e4736";
+    let (status, _) = traced("ambient span", async {
+        // Served in process, while the test's own span is current.
+        let request = axum::http::Request::post("/orders/4?case=ambient")
+            .header("traceparent", format!("00-{caller}-00f067aa0ba902b7-01"))
+            .body(Body::empty())
+            .unwrap();
+        app(ServerLayer::new())
+            .oneshot(request)
+            .await
+            .unwrap()
+            .status()
+    })
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let server = span_where("url.query", "case=ambient", SystemTime::UNIX_EPOCH);
+    assert_eq!(
+        server.span_context.trace_id(),
+        TraceId::from_hex(caller).unwrap()
+    );
+    assert_eq!(
+        server.parent_span_id,
+        SpanId::from_hex("00f067aa0ba902b7").unwrap()
+    );
+    assert!(
+        server.links.is_empty(),
+        "HTTP server spans have no messaging links: {:?}",
+        server.links
+    );
+}

@@ -30,6 +30,21 @@ pub fn start_consumer(
     carrier: &dyn Extract,
     attributes: impl FnOnce() -> Option<Vec<KeyValue>>,
 ) -> Started {
+    start_remote(scope, name, kind, relation, carrier, attributes, true)
+}
+
+/// [`start_consumer`] for a request (`messaging` false): no message attributes, and no links to
+/// an ambient span, which the HTTP and RPC conventions do not have.
+#[cfg_attr(not(feature = "tower"), allow(dead_code))]
+pub(crate) fn start_remote(
+    scope: &'static Scope,
+    name: impl Into<Cow<'static, str>>,
+    kind: SpanKind,
+    relation: Relation,
+    carrier: &dyn Extract,
+    attributes: impl FnOnce() -> Option<Vec<KeyValue>>,
+    messaging: bool,
+) -> Started {
     let remote = propagation::extract(carrier);
     let remote_span = remote.span();
     let remote_span = remote_span.span_context();
@@ -45,7 +60,7 @@ pub fn start_consumer(
         // request's, say), v1.44's structure for that choice ("Message creation context as
         // parent of Process span") has "two links: one to the message creation context and
         // another one to" the ambient span, so the correlation with it is kept.
-        (Relation::Parent, true) => Context::map_current(|ambient| {
+        (Relation::Parent, true) if messaging => Context::map_current(|ambient| {
             let span = ambient.span();
             let ambient = span.span_context();
             if ambient.is_valid() && ambient.span_id() != remote_span.span_id() {
@@ -59,7 +74,10 @@ pub fn start_consumer(
         }),
         _ => Vec::new(),
     };
-    let attributes = || with_message_attributes(attributes(), carrier, "process");
+    let attributes = || match messaging {
+        true => with_message_attributes(attributes(), carrier, "process"),
+        false => attributes(),
+    };
     // A child of the remote span, or a new trace: linked to it, or with nothing to continue.
     let root = relation == Relation::Link || !from_remote;
     match scope.tracer() {

@@ -13,6 +13,8 @@ mod traced;
 pub use crate::globals::Scope;
 #[cfg(feature = "tokio")]
 pub use blocking::{Blocking, Executor, blocking};
+#[cfg(feature = "tower")]
+pub(crate) use messaging::start_remote;
 pub use messaging::{
     Fetch, Relation, SendBatch, inject, received, send_batch, start_batch, start_consumer,
 };

@@ -1,5 +1,5 @@
 use super::{Relation, ResponseBody, ResponseFuture};
-use crate::__private::{SpanKind, start, start_consumer};
+use crate::__private::{SpanKind, start, start_remote};
 use crate::conventions::{self, Described, Exchange, SCOPE, Side};
 use http::{Request, Response};
 use std::task::{Context, Poll};
@@ -55,13 +55,14 @@ where
             grpc,
             head,
         } = conventions::server(&request, original_uri(&request), route(&request));
-        let started = start_consumer(
+        let started = start_remote(
             &SCOPE,
             name,
             SpanKind::Server,
             self.relation,
             request.headers(),
             || Some(attributes),
+            false,
         );
         let exchange = Exchange::new(started, Side::Server, grpc, head);
         // What the inner service does before it returns its future runs in the span too.
