@@ -821,3 +821,28 @@ async fn a_request_served_inside_another_span_is_not_linked_to_it() {
         server.links
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_too_long_for_http_is_still_recorded_whole() {
+    testing::install();
+    let path = "a".repeat(70_000);
+    let url = format!("http://127.0.0.1:9/{path}");
+    let (failed, trace) = traced("long url", async {
+        tracebound::reqwest::send(reqwest::Client::new().get(&url))
+            .await
+            .is_err()
+    })
+    .await;
+    assert!(failed, "http refuses a URI that long");
+    let client = trace.span("GET");
+    assert_eq!(
+        attribute(client, "url.full"),
+        Some(&Value::from(url.clone()))
+    );
+    assert_eq!(
+        attribute(client, "server.address"),
+        Some(&Value::from("127.0.0.1"))
+    );
+    assert_eq!(attribute(client, "server.port"), Some(&Value::I64(9)));
+    assert!(matches!(client.status, Status::Error { .. }));
+}

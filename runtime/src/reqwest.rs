@@ -23,6 +23,7 @@
 use crate::bind::Carried;
 use crate::conventions::{self, Described, Exchange, SCOPE, Side};
 use http::Extensions;
+use opentelemetry::KeyValue;
 use reqwest::{Request, RequestBuilder, Response};
 use std::future::Future;
 
@@ -117,17 +118,42 @@ pub fn inject(request: RequestBuilder) -> RequestBuilder {
 /// Starts the CLIENT span of `request` under the current context and writes its context into
 /// the request headers.
 fn start(request: &mut Request) -> Exchange {
-    let uri = request
-        .url()
-        .as_str()
-        .parse::<http::Uri>()
-        .unwrap_or_default();
     let Described {
         name,
         attributes,
         grpc,
         head,
-    } = conventions::client(request.method(), &uri, request.headers());
+    } = match request.url().as_str().parse::<http::Uri>() {
+        Ok(uri) => conventions::client(request.method(), &uri, request.headers()),
+        Err(_) => {
+            // A URL `http` refuses (longer than 64 KiB, say): its parts from reqwest's own.
+            let url = request.url();
+            let mut described =
+                conventions::client(request.method(), &http::Uri::default(), request.headers());
+            described.attributes.retain(|kv| {
+                !kv.key.as_str().starts_with("server.") && kv.key.as_str() != "url.full"
+            });
+            if let Some(host) = url.host_str() {
+                described
+                    .attributes
+                    .push(KeyValue::new("server.address", host.to_owned()));
+            }
+            if let Some(port) = url.port_or_known_default() {
+                described
+                    .attributes
+                    .push(KeyValue::new("server.port", i64::from(port)));
+            }
+            let mut full = url.clone();
+            if !full.username().is_empty() || full.password().is_some() {
+                let _ = full.set_username("REDACTED");
+                let _ = full.set_password(Some("REDACTED"));
+            }
+            described
+                .attributes
+                .push(KeyValue::new("url.full", String::from(full)));
+            described
+        }
+    };
     let started = crate::__private::start(
         &SCOPE,
         name,
