@@ -5,7 +5,8 @@
 //! `{package.Service}/{Method}` and carries `rpc.*` instead of the HTTP request attributes; its
 //! outcome is the `grpc-status` of the response headers (a trailers-only response) or trailers.
 
-// With `reqwest` alone, the server side and the response body's parts go unused.
+// Without `tower`, parts go unused: the server side and the response body's (with `reqwest`),
+// all but `protocol` (with `http` alone, for the tracing bridge's `server_span`).
 #![cfg_attr(not(feature = "tower"), allow(dead_code))]
 
 use crate::__private::{Scope, Started};
@@ -32,8 +33,6 @@ pub(crate) struct Described {
     /// span takes it if the response is not a gRPC one (a REST route sent a gRPC content type,
     /// a proxy's error page), so a caller cannot choose span names by sending that type.
     pub(crate) grpc: Option<Cow<'static, str>>,
-    /// A HEAD request, whose response has no body.
-    pub(crate) head: bool,
 }
 
 /// An incoming request: `{method} {route}` (`{method}` when the route is unknown), with
@@ -43,7 +42,6 @@ pub(crate) struct Described {
 /// `uri` is the request's URI as the client sent it (a nested router sees less of its path).
 pub(crate) fn server<B>(request: &http::Request<B>, uri: &Uri, route: Option<&str>) -> Described {
     let headers = request.headers();
-    let head = request.method() == Method::HEAD;
     let mut attributes = Vec::with_capacity(10);
     let (address, port) = authority(uri, headers);
     if let Some(name) = grpc(uri.path(), headers, &mut attributes) {
@@ -51,8 +49,7 @@ pub(crate) fn server<B>(request: &http::Request<B>, uri: &Uri, route: Option<&st
         return Described {
             name,
             attributes,
-            grpc: Some(http_name(request.method(), route)),
-            head,
+            grpc: Some(span_name(known_method(request.method()), route)),
         };
     }
     let method = method(request.method(), &mut attributes);
@@ -83,7 +80,6 @@ pub(crate) fn server<B>(request: &http::Request<B>, uri: &Uri, route: Option<&st
         name: span_name(method, route),
         attributes,
         grpc: None,
-        head,
     }
 }
 
@@ -103,44 +99,58 @@ fn span_name(method: Option<&'static str>, route: Option<&str>) -> Cow<'static, 
     }
 }
 
-/// The name of an HTTP request with `method` and `route`.
-fn http_name(method: &Method, route: Option<&str>) -> Cow<'static, str> {
-    span_name(self::method(method, &mut Vec::new()), route)
+/// Where an outgoing request goes: its `server.address`, `server.port` and `url.full`.
+pub(crate) struct Target {
+    pub(crate) address: Option<String>,
+    pub(crate) port: Option<u16>,
+    /// The URL without user name and password.
+    pub(crate) full: String,
 }
 
-/// An outgoing request: `{method}`, with `http.request.method`, `server.address`,
-/// `server.port` and `url.full` (without user name and password); or a gRPC call's `rpc.*`.
-pub(crate) fn client(method: &Method, uri: &Uri, headers: &HeaderMap) -> Described {
+impl Target {
+    /// The target `uri` names (or, without an authority, the `Host` header).
+    pub(crate) fn of(uri: &Uri, headers: &HeaderMap) -> Self {
+        let (address, port) = authority(uri, headers);
+        Target {
+            address,
+            port: port.or_else(|| default_port(uri.scheme_str())),
+            full: full_url(uri),
+        }
+    }
+}
+
+/// An outgoing request to `path` at `target`: `{method}`, with `http.request.method`,
+/// `server.address`, `server.port` and `url.full`; or a gRPC call's `rpc.*`.
+pub(crate) fn client(
+    method: &Method,
+    path: &str,
+    target: Target,
+    headers: &HeaderMap,
+) -> Described {
     let mut attributes = Vec::with_capacity(8);
-    let (address, port) = authority(uri, headers);
-    let port = port.or_else(|| default_port(uri.scheme_str()));
-    let head = *method == Method::HEAD;
-    if let Some(name) = grpc(uri.path(), headers, &mut attributes) {
-        push_server_address(&mut attributes, address, port);
+    if let Some(name) = grpc(path, headers, &mut attributes) {
+        push_server_address(&mut attributes, target.address, target.port);
         return Described {
             name,
             attributes,
-            grpc: Some(http_name(method, None)),
-            head,
+            grpc: Some(span_name(known_method(method), None)),
         };
     }
     let method = self::method(method, &mut attributes);
-    push_server_address(&mut attributes, address, port);
-    attributes.push(KeyValue::new("url.full", full_url(uri)));
+    push_server_address(&mut attributes, target.address, target.port);
+    attributes.push(KeyValue::new("url.full", target.full));
     // A client's request says HTTP/1.1 whatever the connection negotiates: the version is
     // the response's, recorded with it.
     Described {
         name: span_name(method, None),
         attributes,
         grpc: None,
-        head,
     }
 }
 
-/// `http.request.method`, and the method as the span name knows it: one of the methods of
-/// RFC 9110 and PATCH, else `_OTHER` with `http.request.method_original` (and no name).
-fn method(method: &Method, attributes: &mut Vec<KeyValue>) -> Option<&'static str> {
-    let known = match *method {
+/// The method as the conventions know it: one of the methods of RFC 9110 and PATCH.
+fn known_method(method: &Method) -> Option<&'static str> {
+    Some(match *method {
         Method::GET => "GET",
         Method::POST => "POST",
         Method::PUT => "PUT",
@@ -150,17 +160,25 @@ fn method(method: &Method, attributes: &mut Vec<KeyValue>) -> Option<&'static st
         Method::PATCH => "PATCH",
         Method::CONNECT => "CONNECT",
         Method::TRACE => "TRACE",
-        _ => {
-            attributes.push(KeyValue::new("http.request.method", "_OTHER"));
-            attributes.push(KeyValue::new(
-                "http.request.method_original",
-                method.as_str().to_owned(),
-            ));
-            return None;
-        }
-    };
-    attributes.push(KeyValue::new("http.request.method", known));
-    Some(known)
+        _ => return None,
+    })
+}
+
+/// `http.request.method`, and the known method: else `_OTHER` with
+/// `http.request.method_original`.
+fn method(method: &Method, attributes: &mut Vec<KeyValue>) -> Option<&'static str> {
+    let known = known_method(method);
+    attributes.push(KeyValue::new(
+        "http.request.method",
+        known.unwrap_or("_OTHER"),
+    ));
+    if known.is_none() {
+        attributes.push(KeyValue::new(
+            "http.request.method_original",
+            method.as_str().to_owned(),
+        ));
+    }
+    known
 }
 
 /// A gRPC call's `rpc.system`, `rpc.service` and `rpc.method`, and its name, when the request
@@ -208,11 +226,7 @@ fn push_server_address(attributes: &mut Vec<KeyValue>, address: Option<String>, 
 /// `:authority`), else its `Host` header.
 fn authority(uri: &Uri, headers: &HeaderMap) -> (Option<String>, Option<u16>) {
     if let Some(host) = uri.host() {
-        let host = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
-        return (Some(host.to_owned()), uri.port_u16());
+        return (Some(unbracketed(host).to_owned()), uri.port_u16());
     }
     let host = headers
         .get(http::header::HOST)
@@ -222,6 +236,13 @@ fn authority(uri: &Uri, headers: &HeaderMap) -> (Option<String>, Option<u16>) {
         Some((host, port)) => (Some(host.to_owned()), port),
         None => (None, None),
     }
+}
+
+/// `host` without the brackets around an IPv6 address.
+pub(crate) fn unbracketed(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
 }
 
 /// A `Host` header's host (an IPv6 address without its brackets) and port; `None` if it is not
@@ -311,13 +332,13 @@ pub(crate) struct Exchange {
 }
 
 impl Exchange {
-    /// The exchange of a request described as `grpc` and `head` (see [`Described`]) whose span
-    /// was `started`.
+    /// The exchange of a request with `method`, whose span was `started`; `grpc` as
+    /// [`Described`] says, when a span was built.
     pub(crate) fn new(
         started: Started,
         side: Side,
+        method: &Method,
         grpc: Option<Cow<'static, str>>,
-        head: bool,
     ) -> Self {
         Exchange {
             cx: started.cx,
@@ -325,7 +346,7 @@ impl Exchange {
             side,
             grpc,
             settled: false,
-            bodiless: head,
+            bodiless: *method == Method::HEAD,
         }
     }
 
@@ -449,7 +470,7 @@ impl Exchange {
     /// Ends the span of an exchange dropped before it was over: a connection closed while the
     /// handler ran or the body streamed, a client that stopped waiting; status ERROR if a panic
     /// is unwinding through it.
-    pub(crate) fn cancel(mut self) {
+    fn cancel(mut self) {
         self.cancel_in_place();
     }
 
@@ -593,7 +614,12 @@ mod tests {
             .header("content-type", "application/grpc+proto")
             .body(())
             .unwrap();
-        let d = client(call.method(), call.uri(), call.headers());
+        let d = client(
+            call.method(),
+            call.uri().path(),
+            Target::of(call.uri(), call.headers()),
+            call.headers(),
+        );
         assert_eq!(d.name, "shop.Orders/Place");
         assert_eq!(d.grpc.as_deref(), Some("POST"));
 

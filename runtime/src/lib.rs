@@ -91,7 +91,7 @@
 
 mod bind;
 mod carrier;
-#[cfg(any(feature = "tower", feature = "reqwest"))]
+#[cfg(feature = "http")]
 mod conventions;
 pub mod debug;
 mod diagnostics;

@@ -20,10 +20,10 @@
 //! # }
 //! ```
 
+use crate::__private::{SpanKind, start_described};
 use crate::bind::Carried;
-use crate::conventions::{self, Described, Exchange, SCOPE, Side};
+use crate::conventions::{self, Exchange, SCOPE, Side, Target, unbracketed};
 use http::Extensions;
-use opentelemetry::KeyValue;
 use reqwest::{Request, RequestBuilder, Response};
 use std::future::Future;
 
@@ -118,50 +118,28 @@ pub fn inject(request: RequestBuilder) -> RequestBuilder {
 /// Starts the CLIENT span of `request` under the current context and writes its context into
 /// the request headers.
 fn start(request: &mut Request) -> Exchange {
-    let Described {
-        name,
-        attributes,
-        grpc,
-        head,
-    } = match request.url().as_str().parse::<http::Uri>() {
-        Ok(uri) => conventions::client(request.method(), &uri, request.headers()),
-        Err(_) => {
-            // A URL `http` refuses (longer than 64 KiB, say): its parts from reqwest's own.
-            let url = request.url();
-            let mut described =
-                conventions::client(request.method(), &http::Uri::default(), request.headers());
-            described.attributes.retain(|kv| {
-                !kv.key.as_str().starts_with("server.") && kv.key.as_str() != "url.full"
-            });
-            if let Some(host) = url.host_str() {
-                described
-                    .attributes
-                    .push(KeyValue::new("server.address", host.to_owned()));
-            }
-            if let Some(port) = url.port_or_known_default() {
-                described
-                    .attributes
-                    .push(KeyValue::new("server.port", i64::from(port)));
-            }
-            let mut full = url.clone();
-            if !full.username().is_empty() || full.password().is_some() {
-                let _ = full.set_username("REDACTED");
-                let _ = full.set_password(Some("REDACTED"));
-            }
-            described
-                .attributes
-                .push(KeyValue::new("url.full", String::from(full)));
-            described
-        }
-    };
-    let started = crate::__private::start(
-        &SCOPE,
-        name,
-        crate::__private::SpanKind::Client,
-        false,
-        || Some(attributes),
-    );
-    let exchange = Exchange::new(started, Side::Client, grpc, head);
+    let mut grpc = None;
+    let started = start_described(&SCOPE, SpanKind::Client, false, || {
+        let url = request.url();
+        let full = if url.username().is_empty() && url.password().is_none() {
+            url.as_str().to_owned()
+        } else {
+            let mut redacted = url.clone();
+            let _ = redacted.set_username("REDACTED");
+            let _ = redacted.set_password(Some("REDACTED"));
+            redacted.into()
+        };
+        let target = Target {
+            address: url.host_str().map(|host| unbracketed(host).to_owned()),
+            port: url.port_or_known_default(),
+            full,
+        };
+        let described =
+            conventions::client(request.method(), url.path(), target, request.headers());
+        grpc = described.grpc;
+        (described.name, Some(described.attributes))
+    });
+    let exchange = Exchange::new(started, Side::Client, request.method(), grpc);
     if let Some(cx) = exchange.context() {
         crate::propagation::inject_context(cx, request.headers_mut());
     }
@@ -193,7 +171,8 @@ fn middleware_error(error: &reqwest_middleware::Error) -> (&'static str, String)
     }
 }
 
-/// An exchange under way: ended as cancelled if dropped before it is finished.
+/// An exchange under way: ended as cancelled if dropped before it is finished (the
+/// exchange's own drop).
 struct Open(Option<Exchange>);
 
 impl Open {
@@ -217,13 +196,5 @@ impl Open {
             Err((error_type, message)) => exchange.fail(error_type, || message),
         }
         exchange.end();
-    }
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        if let Some(exchange) = self.0.take() {
-            exchange.cancel();
-        }
     }
 }

@@ -26,7 +26,7 @@
 //! # }
 //! ```
 
-use crate::__private::{Relation, Scope, SpanKind, Started, instrument, start_consumer};
+use crate::__private::{Relation, Scope, SpanKind, Started, instrument, start_remote};
 use crate::carrier::Extract;
 use futures_core::Stream;
 use opentelemetry::{Context, KeyValue};
@@ -170,32 +170,34 @@ impl Default for Options {
 
 impl Options {
     fn receive<C: Extract + ?Sized>(&self, carrier: &C) -> Started {
-        let name = match (&self.name, &self.destination) {
-            (Some(name), _) => name.clone(),
-            (None, Some(destination)) => Cow::Owned(format!("process {destination}")),
-            (None, None) => Cow::Borrowed("process"),
+        let describe = || {
+            let name = match (&self.name, &self.destination) {
+                (Some(name), _) => name.clone(),
+                (None, Some(destination)) => Cow::Owned(format!("process {destination}")),
+                (None, None) => Cow::Borrowed("process"),
+            };
+            let mut attributes = Vec::with_capacity(4);
+            attributes.push(KeyValue::new("messaging.operation.name", "process"));
+            attributes.push(KeyValue::new("messaging.operation.type", "process"));
+            if let Some(system) = &self.system {
+                attributes.push(KeyValue::new("messaging.system", system.clone()));
+            }
+            if let Some(destination) = &self.destination {
+                attributes.push(KeyValue::new(
+                    "messaging.destination.name",
+                    destination.clone(),
+                ));
+            }
+            (name, Some(attributes))
         };
-        start_consumer(
+        // Named and described only when a span is built.
+        start_remote(
             &SCOPE,
-            name,
             SpanKind::Consumer,
             self.relation,
             &carrier,
-            || {
-                let mut attributes = Vec::with_capacity(4);
-                attributes.push(KeyValue::new("messaging.operation.name", "process"));
-                attributes.push(KeyValue::new("messaging.operation.type", "process"));
-                if let Some(system) = &self.system {
-                    attributes.push(KeyValue::new("messaging.system", system.clone()));
-                }
-                if let Some(destination) = &self.destination {
-                    attributes.push(KeyValue::new(
-                        "messaging.destination.name",
-                        destination.clone(),
-                    ));
-                }
-                Some(attributes)
-            },
+            describe,
+            true,
         )
     }
 }

@@ -30,19 +30,25 @@ pub fn start_consumer(
     carrier: &dyn Extract,
     attributes: impl FnOnce() -> Option<Vec<KeyValue>>,
 ) -> Started {
-    start_remote(scope, name, kind, relation, carrier, attributes, true)
+    start_remote(
+        scope,
+        kind,
+        relation,
+        carrier,
+        || (name.into(), attributes()),
+        true,
+    )
 }
 
-/// [`start_consumer`] for a request (`messaging` false): no message attributes, and no links to
-/// an ambient span, which the HTTP and RPC conventions do not have.
-#[cfg_attr(not(feature = "tower"), allow(dead_code))]
+/// [`start_consumer`] with the span's name made only when a span is built, by `describe`; for
+/// a request (`messaging` false), no message attributes and no links to an ambient span,
+/// which the HTTP and RPC conventions do not have.
 pub(crate) fn start_remote(
     scope: &'static Scope,
-    name: impl Into<Cow<'static, str>>,
     kind: SpanKind,
     relation: Relation,
     carrier: &dyn Extract,
-    attributes: impl FnOnce() -> Option<Vec<KeyValue>>,
+    describe: impl FnOnce() -> (Cow<'static, str>, Option<Vec<KeyValue>>),
     messaging: bool,
 ) -> Started {
     let remote = propagation::extract(carrier);
@@ -74,19 +80,18 @@ pub(crate) fn start_remote(
         }),
         _ => Vec::new(),
     };
-    let attributes = || match messaging {
-        true => with_message_attributes(attributes(), carrier, "process"),
-        false => attributes(),
+    let build = || {
+        let (name, attributes) = describe();
+        let attributes = match messaging {
+            true => with_message_attributes(attributes, carrier, "process"),
+            false => attributes,
+        };
+        builder(name, kind, attributes, links())
     };
     // A child of the remote span, or a new trace: linked to it, or with nothing to continue.
     let root = relation == Relation::Link || !from_remote;
     match scope.tracer() {
-        Some(tracer) => tracer.start(
-            scope,
-            || builder(name, kind, attributes(), links()),
-            &remote,
-            root,
-        ),
+        Some(tracer) => tracer.start(scope, build, &remote, root),
         None => Started::without_span(&remote, root),
     }
 }

@@ -13,7 +13,6 @@ mod traced;
 pub use crate::globals::Scope;
 #[cfg(feature = "tokio")]
 pub use blocking::{Blocking, Executor, blocking};
-#[cfg(feature = "tower")]
 pub(crate) use messaging::start_remote;
 pub use messaging::{
     Fetch, Relation, SendBatch, inject, received, send_batch, start_batch, start_consumer,
@@ -62,10 +61,24 @@ pub fn start(
     root: bool,
     attributes: impl FnOnce() -> Option<Vec<KeyValue>>,
 ) -> Started {
+    start_described(scope, kind, root, || (name.into(), attributes()))
+}
+
+/// [`start`] with the span's name made only when a span is built, with its attributes.
+#[inline]
+pub(crate) fn start_described(
+    scope: &'static Scope,
+    kind: SpanKind,
+    root: bool,
+    describe: impl FnOnce() -> (Cow<'static, str>, Option<Vec<KeyValue>>),
+) -> Started {
     match scope.tracer() {
         Some(tracer) => tracer.start(
             scope,
-            || builder(name, kind, attributes(), Vec::new()),
+            || {
+                let (name, attributes) = describe();
+                builder(name, kind, attributes, Vec::new())
+            },
             &Context::current(),
             root,
         ),

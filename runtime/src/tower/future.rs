@@ -16,15 +16,8 @@ pin_project_lite::pin_project! {
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
+        // Dropped while it holds the exchange, it ends the span as cancelled (or panicked).
         exchange: Option<Exchange>,
-    }
-
-    impl<F> PinnedDrop for ResponseFuture<F> {
-        fn drop(this: Pin<&mut Self>) {
-            if let Some(exchange) = this.project().exchange.take() {
-                exchange.cancel();
-            }
-        }
     }
 }
 

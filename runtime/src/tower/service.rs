@@ -1,6 +1,6 @@
 use super::{Relation, ResponseBody, ResponseFuture};
-use crate::__private::{SpanKind, start, start_remote};
-use crate::conventions::{self, Described, Exchange, SCOPE, Side};
+use crate::__private::{SpanKind, start_described, start_remote};
+use crate::conventions::{self, Exchange, SCOPE, Side, Target};
 use http::{Request, Response};
 use std::task::{Context, Poll};
 use tower_service::Service;
@@ -49,22 +49,22 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let Described {
-            name,
-            attributes,
-            grpc,
-            head,
-        } = conventions::server(&request, original_uri(&request), route(&request));
+        // Described only when a span is built: with no provider, nothing is.
+        let mut grpc = None;
         let started = start_remote(
             &SCOPE,
-            name,
             SpanKind::Server,
             self.relation,
             request.headers(),
-            || Some(attributes),
+            || {
+                let described =
+                    conventions::server(&request, original_uri(&request), route(&request));
+                grpc = described.grpc;
+                (described.name, Some(described.attributes))
+            },
             false,
         );
-        let exchange = Exchange::new(started, Side::Server, grpc, head);
+        let exchange = Exchange::new(started, Side::Server, request.method(), grpc);
         // What the inner service does before it returns its future runs in the span too.
         let future = {
             let _attached = exchange.attach();
@@ -157,14 +157,18 @@ where
 /// Starts the CLIENT span of `request` under the current context and writes its context into
 /// the request's headers.
 pub(crate) fn start_client<B>(request: &mut Request<B>) -> Exchange {
-    let Described {
-        name,
-        attributes,
-        grpc,
-        head,
-    } = conventions::client(request.method(), request.uri(), request.headers());
-    let started = start(&SCOPE, name, SpanKind::Client, false, || Some(attributes));
-    let exchange = Exchange::new(started, Side::Client, grpc, head);
+    let mut grpc = None;
+    let started = start_described(&SCOPE, SpanKind::Client, false, || {
+        let described = conventions::client(
+            request.method(),
+            request.uri().path(),
+            Target::of(request.uri(), request.headers()),
+            request.headers(),
+        );
+        grpc = described.grpc;
+        (described.name, Some(described.attributes))
+    });
+    let exchange = Exchange::new(started, Side::Client, request.method(), grpc);
     if let Some(cx) = exchange.context() {
         crate::propagation::inject_context(cx, request.headers_mut());
     }

@@ -72,7 +72,7 @@ pub fn server_span<B>(request: &http::Request<B>, route: Option<&str>) -> tracin
         server.address = address.as_deref(),
         server.port = port.map(i64::from),
         user_agent.original = user_agent,
-        network.protocol.version = protocol(request.version()),
+        network.protocol.version = crate::conventions::protocol(request.version()),
         http.response.status_code = Empty,
         otel.status_code = Empty,
         error.type = Empty,
@@ -87,18 +87,6 @@ fn host_header(headers: &http::HeaderMap) -> Option<(String, Option<u16>)> {
     let host = headers.get(http::header::HOST)?.to_str().ok()?;
     let authority: http::uri::Authority = host.parse().ok()?;
     Some((authority.host().to_owned(), authority.port_u16()))
-}
-
-/// `network.protocol.version` of an HTTP version.
-fn protocol(version: http::Version) -> Option<&'static str> {
-    Some(match version {
-        http::Version::HTTP_09 => "0.9",
-        http::Version::HTTP_10 => "1.0",
-        http::Version::HTTP_11 => "1.1",
-        http::Version::HTTP_2 => "2",
-        http::Version::HTTP_3 => "3",
-        _ => return None,
-    })
 }
 
 /// Records a response on [`server_span`]'s span, for tower-http's `TraceLayer::on_response`:
