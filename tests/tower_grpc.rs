@@ -21,7 +21,7 @@ use tower::Layer;
 use tracebound::testing::{self, TraceTree};
 use tracebound::tower::{ClientLayer, ServerLayer};
 use tracebound::{traced_producer, traced_task};
-use tracebound_tests::{attribute, linked, traced};
+use tracebound_tests::{attribute, eventually, linked, trace_holding, traced};
 
 /// The one message type: headers of its own (for the streaming call) and a body.
 #[derive(Clone, Debug, Default)]
@@ -208,28 +208,10 @@ async fn unary(
         .map(|r| r.into_inner().body)
 }
 
-/// What `look` finds within five seconds, looking again every 10 ms.
-fn eventually<T>(look: impl Fn() -> Option<T>) -> Option<T> {
-    (0..500).find_map(|_| {
-        let found = look();
-        if found.is_none() {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        found
-    })
-}
-
 /// The trace `trace_id` once it holds `count` spans of kind `kind`.
 fn trace_with(trace_id: TraceId, kind: SpanKind, count: usize) -> TraceTree {
-    eventually(|| {
-        let trace = testing::recorder().tree().trace(trace_id);
-        (trace.spans().iter().filter(|s| s.span_kind == kind).count() >= count).then_some(trace)
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "no {count} {kind:?} spans in trace {trace_id}:\n{}",
-            testing::recorder().tree().trace(trace_id).to_lines()
-        )
+    trace_holding(trace_id, count, &format!("{kind:?}"), |s| {
+        s.span_kind == kind
     })
 }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 use tracebound::testing::{self, TraceTree};
 use tracebound::tower::{Relation, ServerLayer};
 use tracebound::traced_task;
-use tracebound_tests::{attribute, traced};
+use tracebound_tests::{attribute, eventually, trace_holding, traced};
 
 #[traced_task]
 async fn create_order(id: u64) -> String {
@@ -130,30 +130,10 @@ fn client() -> reqwest_middleware::ClientWithMiddleware {
         .build()
 }
 
-/// What `look` finds within five seconds, looking again every 10 ms.
-fn eventually<T>(look: impl Fn() -> Option<T>) -> Option<T> {
-    (0..500).find_map(|_| {
-        let found = look();
-        if found.is_none() {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        found
-    })
-}
-
 /// The trace `trace_id` once it holds `count` spans named `name` (the server span ends when
 /// the response body is over, which may be after the client read the response).
 fn trace_with(trace_id: TraceId, name: &str, count: usize) -> TraceTree {
-    eventually(|| {
-        let trace = testing::recorder().tree().trace(trace_id);
-        (trace.spans().iter().filter(|s| s.name == name).count() >= count).then_some(trace)
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "no {count} spans {name:?} in trace {trace_id}:\n{}",
-            testing::recorder().tree().trace(trace_id).to_lines()
-        )
-    })
+    trace_holding(trace_id, count, &format!("{name:?}"), |s| s.name == name)
 }
 
 /// The one ended span whose attribute `key` is `value`.

@@ -74,6 +74,38 @@ pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// What `look` finds within five seconds, looking again every 10 ms: for spans that end after
+/// the test's own work is done (a server span ends when its response body is over).
+pub fn eventually<T>(look: impl Fn() -> Option<T>) -> Option<T> {
+    (0..500).find_map(|_| {
+        let found = look();
+        if found.is_none() {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        found
+    })
+}
+
+/// The recorded trace `trace_id` once it holds `count` spans that `matches`; `what` names them
+/// in the panic message if it never does.
+pub fn trace_holding(
+    trace_id: opentelemetry::trace::TraceId,
+    count: usize,
+    what: &str,
+    matches: impl Fn(&SpanData) -> bool,
+) -> TraceTree {
+    eventually(|| {
+        let trace = testing::recorder().tree().trace(trace_id);
+        (trace.spans().iter().filter(|s| matches(s)).count() >= count).then_some(trace)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no {count} spans {what} in trace {trace_id}:\n{}",
+            testing::recorder().tree().trace(trace_id).to_lines()
+        )
+    })
+}
+
 /// Whether the current thread has a span attached.
 pub fn span_attached() -> bool {
     Context::map_current(|cx| cx.has_active_span())
