@@ -7,6 +7,7 @@
 //! cargo run --example order_service                          # an in-process queue, no setup
 //! cargo run --example order_service --features brokers -- --amqp amqp://guest:guest@127.0.0.1:5672/%2f
 //! cargo run --example order_service --features brokers -- --nats nats://127.0.0.1:4222
+//! cargo run --example order_service --features kafka -- --kafka 127.0.0.1:9092
 //! OTEL_TRACES_EXPORTER=console cargo run --example order_service   # also export them
 //! ```
 //!
@@ -269,6 +270,81 @@ impl Queue for Nats {
     }
 }
 
+/// A Kafka topic of its own, created at start (a broker need not create topics on first use),
+/// read by a consumer in a group that commits what it processed.
+#[cfg(feature = "kafka")]
+struct Kafka {
+    producer: rdkafka::producer::FutureProducer,
+    consumer: rdkafka::consumer::StreamConsumer,
+    topic: String,
+}
+
+#[cfg(feature = "kafka")]
+impl Kafka {
+    async fn connect(brokers: &str) -> Result<Self, rdkafka::error::KafkaError> {
+        use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+        use rdkafka::consumer::Consumer;
+        let mut config = rdkafka::ClientConfig::new();
+        config.set("bootstrap.servers", brokers);
+        let topic = format!("tracebound-example-orders-{}", std::process::id());
+        let admin: AdminClient<_> = config.create()?;
+        let wait = Some(Duration::from_secs(10));
+        let options = AdminOptions::new()
+            .operation_timeout(wait)
+            .request_timeout(wait);
+        for created in admin
+            .create_topics(
+                &[NewTopic::new(&topic, 1, TopicReplication::Fixed(1))],
+                &options,
+            )
+            .await?
+        {
+            created.map_err(|(_, code)| rdkafka::error::KafkaError::AdminOp(code))?;
+        }
+        let producer = config.create()?;
+        let consumer: rdkafka::consumer::StreamConsumer = config
+            .clone()
+            .set("group.id", "tracebound-example-orders")
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .create()?;
+        consumer.subscribe(&[&topic])?;
+        Ok(Kafka {
+            producer,
+            consumer,
+            topic,
+        })
+    }
+}
+
+#[cfg(feature = "kafka")]
+impl Queue for Kafka {
+    type Headers = rdkafka::message::OwnedHeaders;
+    const SYSTEM: &'static str = "kafka";
+
+    async fn send(&self, headers: Self::Headers, body: Vec<u8>) {
+        let record = rdkafka::producer::FutureRecord::<(), _>::to(&self.topic)
+            .payload(&body)
+            .headers(headers);
+        self.producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .map_err(|(e, _)| e)
+            .expect("publish to Kafka");
+    }
+
+    async fn receive(&mut self) -> Option<(Self::Headers, Vec<u8>)> {
+        use rdkafka::Message;
+        use rdkafka::consumer::{CommitMode, Consumer};
+        let message = self.consumer.recv().await.ok()?;
+        self.consumer
+            .commit_message(&message, CommitMode::Async)
+            .ok()?;
+        let headers = message.headers().map(|h| h.detach()).unwrap_or_default();
+        Some((headers, message.payload().unwrap_or_default().to_vec()))
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // The exporter's guard flushes at the end of main, after the waterfall is printed.
@@ -304,6 +380,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         ["--amqp", url] => ("RabbitMQ", run(Amqp::connect(url).await?).await),
         #[cfg(feature = "brokers")]
         ["--nats", url] => ("NATS", run(Nats::connect(url).await?).await),
+        #[cfg(feature = "kafka")]
+        ["--kafka", brokers] => ("Kafka", run(Kafka::connect(brokers).await?).await),
         #[cfg(not(feature = "brokers"))]
         ["--amqp" | "--nats", _] => {
             eprintln!(
@@ -311,8 +389,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             );
             std::process::exit(2);
         }
+        #[cfg(not(feature = "kafka"))]
+        ["--kafka", _] => {
+            eprintln!(
+                "Kafka needs the example's `kafka` feature: cargo run --example order_service --features kafka -- --kafka 127.0.0.1:9092"
+            );
+            std::process::exit(2);
+        }
         _ => {
-            eprintln!("usage: order_service [--amqp URL | --nats URL]");
+            eprintln!("usage: order_service [--amqp URL | --nats URL | --kafka BROKERS]");
             std::process::exit(2);
         }
     };

@@ -106,3 +106,35 @@ pub(crate) fn guard_held_across_await() {
         );
     }
 }
+
+#[cfg(feature = "mqtt")]
+static MQTT_V311_READ: AtomicBool = AtomicBool::new(false);
+#[cfg(feature = "mqtt")]
+static MQTT_V311_WRITE: AtomicBool = AtomicBool::new(false);
+
+/// A consumer read an MQTT 3.1.1 publish, which has no user properties to carry a context.
+#[cfg(feature = "mqtt")]
+#[cold]
+pub(crate) fn mqtt_v311_read() {
+    if first(&MQTT_V311_READ) {
+        tracing::warn!(
+            target: "tracebound",
+            "an MQTT 3.1.1 publish carries no user properties, so no trace context: its consumer \
+             starts a new trace; connect with MQTT 5 (rumqttc::v5) on both sides to continue \
+             the producer's trace"
+        );
+    }
+}
+
+/// A producer wrote into an MQTT 3.1.1 publish, which cannot carry a context.
+#[cfg(feature = "mqtt")]
+#[cold]
+pub(crate) fn mqtt_v311_write() {
+    if first(&MQTT_V311_WRITE) {
+        tracing::warn!(
+            target: "tracebound",
+            "an MQTT 3.1.1 publish has no user properties: the trace context was not sent; \
+             publish with MQTT 5 (rumqttc::v5) and `PublishProperties` to send it"
+        );
+    }
+}

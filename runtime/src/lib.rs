@@ -137,6 +137,13 @@ pub use globals::refresh_provider;
 #[cfg(feature = "sdk")]
 pub use globals::set_tracer_provider;
 
+/// Kafka consumer groups (feature `kafka`): rdkafka's headers and messages are carriers by
+/// themselves; [`Group`](kafka::Group) adds the group a message was consumed in.
+#[cfg(feature = "kafka")]
+pub mod kafka {
+    pub use crate::carrier::kafka::{Group, InGroup};
+}
+
 /// Which paths tracebound takes on this thread, for tests that check them. Not a stable API.
 #[doc(hidden)]
 pub mod inspect {

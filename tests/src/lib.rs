@@ -163,6 +163,110 @@ pub mod brokers {
         queue
     }
 
+    /// The Kafka bootstrap servers: `KAFKA_BROKERS`, or the tansu broker `.ci/run` starts.
+    pub fn kafka_brokers() -> String {
+        std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+    }
+
+    /// A new topic with `partitions` partitions, `{prefix}-{pid}-{nanos}`, created on the Kafka
+    /// broker (tansu creates no topic by itself); panics if the broker is unreachable.
+    pub async fn kafka_topic(prefix: &str, partitions: i32) -> String {
+        use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+        let brokers = kafka_brokers();
+        let first = brokers.split(',').next().unwrap_or_default().to_owned();
+        if let Err(e) = tokio::net::TcpStream::connect(&first).await {
+            panic!(
+                "Kafka at {brokers} is unreachable: {e}; `.ci/run` installs and starts tansu \
+                 (see README, \"Kafka\")"
+            );
+        }
+        let admin: AdminClient<_> = kafka_config().create().expect("a Kafka admin client");
+        let topic = unique(prefix);
+        let wait = std::time::Duration::from_secs(10);
+        let options = AdminOptions::new()
+            .operation_timeout(Some(wait))
+            .request_timeout(Some(wait));
+        let created = admin
+            .create_topics(
+                &[NewTopic::new(
+                    &topic,
+                    partitions,
+                    TopicReplication::Fixed(1),
+                )],
+                &options,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("Kafka at {brokers} refused to create {topic}: {e}"));
+        for result in created {
+            result.unwrap_or_else(|(t, e)| panic!("topic {t} was not created: {e}"));
+        }
+        topic
+    }
+
+    /// A client configuration for the test broker, with short timeouts so a fault shows
+    /// within a test's time.
+    pub fn kafka_config() -> rdkafka::ClientConfig {
+        let mut config = rdkafka::ClientConfig::new();
+        config
+            .set("bootstrap.servers", kafka_brokers())
+            .set("message.timeout.ms", "15000")
+            .set("socket.timeout.ms", "10000");
+        config
+    }
+
+    /// A consumer in `group`, reading `topic` from its beginning and committing by hand.
+    pub fn kafka_consumer(group: &str, topic: &str) -> rdkafka::consumer::StreamConsumer {
+        use rdkafka::consumer::Consumer;
+        let consumer: rdkafka::consumer::StreamConsumer = kafka_config()
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "6000")
+            .set("heartbeat.interval.ms", "500")
+            .create()
+            .expect("a Kafka consumer");
+        consumer.subscribe(&[topic]).expect("subscribed");
+        consumer
+    }
+
+    /// Drops `value` (an rdkafka client) on a thread of its own and waits for it for at most
+    /// 20 s: `rd_kafka_destroy` has been seen to hang (rust-rdkafka #509, #611), and a hang
+    /// must fail the one test, not block a runtime thread or the whole run.
+    pub fn drop_off_runtime<T: Send + 'static>(value: T) {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(value);
+            let _ = done.send(());
+        });
+        finished
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("an rdkafka client was destroyed within 20 s");
+    }
+
+    /// The Redis URL: `REDIS_URL`, or the machine's Redis.
+    pub fn redis_url() -> String {
+        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+    }
+
+    /// A connection to Redis at `url`; panics if it is unreachable.
+    pub async fn redis_at(url: &str) -> redis::aio::MultiplexedConnection {
+        let client = redis::Client::open(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+        client
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap_or_else(|e| panic!("Redis at {url} is unreachable: {e}"))
+    }
+
+    /// Mosquitto's address: `MQTT_HOST` and `MQTT_PORT`, or the machine's broker.
+    pub fn mqtt_address() -> (String, u16) {
+        let host = std::env::var("MQTT_HOST").unwrap_or_else(|_| "127.0.0.1".into());
+        let port = std::env::var("MQTT_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1883);
+        (host, port)
+    }
+
     /// A connection to RabbitMQ at `AMQP_URL` (default: the local broker); panics if it is
     /// unreachable, since an enabled broker test must not pass silently.
     pub async fn amqp() -> lapin::Connection {
@@ -325,5 +429,158 @@ pub mod with_tracing {
             (true, _, true) => "activation on, layer first",
             (false, _, true) => "activation off, layer first",
         }
+    }
+}
+
+/// A TCP proxy between a client and a broker that injects faults: every connection reset at
+/// once, or every byte held back (a stall) until released. The brokers of the machine are
+/// shared, so faults are made here, on the client's side of the wire, never by stopping them.
+pub mod proxy {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::watch;
+
+    /// The proxy; dropping it stops accepting and closes every connection.
+    pub struct Proxy {
+        addr: SocketAddr,
+        faults: watch::Sender<Faults>,
+        accepted: Arc<AtomicUsize>,
+        accept: tokio::task::JoinHandle<()>,
+    }
+
+    #[derive(Clone, Copy, Default)]
+    struct Faults {
+        /// Bumped by each reset: connections of an older generation close.
+        generation: u64,
+        stalled: bool,
+    }
+
+    impl Proxy {
+        /// Listens on an ephemeral port of 127.0.0.1 and forwards each connection to
+        /// `upstream` (`host:port`).
+        pub async fn start(upstream: &str) -> Proxy {
+            let listener = TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("a local port");
+            let addr = listener.local_addr().expect("its address");
+            let (faults, _) = watch::channel(Faults::default());
+            let accepted = Arc::new(AtomicUsize::new(0));
+            let upstream = upstream.to_owned();
+            let (watcher, counter) = (faults.clone(), accepted.clone());
+            let accept = tokio::spawn(async move {
+                while let Ok((client, _)) = listener.accept().await {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    let faults = watcher.subscribe();
+                    let upstream = upstream.clone();
+                    tokio::spawn(async move {
+                        if let Ok(server) = TcpStream::connect(&upstream).await {
+                            relay(client, server, faults).await;
+                        }
+                    });
+                }
+            });
+            Proxy {
+                addr,
+                faults,
+                accepted,
+                accept,
+            }
+        }
+
+        /// The address clients connect to.
+        pub fn addr(&self) -> SocketAddr {
+            self.addr
+        }
+
+        /// How many connections were accepted so far.
+        pub fn accepted(&self) -> usize {
+            self.accepted.load(Ordering::Relaxed)
+        }
+
+        /// Resets every open connection (a TCP RST to both sides); new ones are accepted.
+        pub fn reset(&self) {
+            self.faults.send_modify(|f| f.generation += 1);
+        }
+
+        /// Holds back every byte in both directions (`true`) or lets them through again.
+        pub fn stall(&self, stalled: bool) {
+            self.faults.send_modify(|f| f.stalled = stalled);
+        }
+    }
+
+    impl Drop for Proxy {
+        fn drop(&mut self) {
+            self.accept.abort();
+            self.reset();
+        }
+    }
+
+    async fn relay(client: TcpStream, server: TcpStream, mut faults: watch::Receiver<Faults>) {
+        let generation = faults.borrow().generation;
+        let _ = client.set_nodelay(true);
+        let _ = server.set_nodelay(true);
+        let (mut client_read, mut client_write) = client.into_split();
+        let (mut server_read, mut server_write) = server.into_split();
+        let up = pump(
+            &mut client_read,
+            &mut server_write,
+            faults.clone(),
+            generation,
+        );
+        let down = pump(
+            &mut server_read,
+            &mut client_write,
+            faults.clone(),
+            generation,
+        );
+        let reset = async {
+            let _ = faults.wait_for(|f| f.generation != generation).await;
+        };
+        tokio::select! {
+            _ = async { tokio::join!(up, down) } => {}
+            _ = reset => {}
+        }
+        // Reset rather than close, as a crashed peer or a broken network does.
+        if let (Ok(client), Ok(server)) = (
+            client_read.reunite(client_write),
+            server_read.reunite(server_write),
+        ) {
+            let _ = client.set_zero_linger();
+            let _ = server.set_zero_linger();
+        }
+    }
+
+    async fn pump(
+        from: &mut tokio::net::tcp::OwnedReadHalf,
+        to: &mut tokio::net::tcp::OwnedWriteHalf,
+        mut faults: watch::Receiver<Faults>,
+        generation: u64,
+    ) {
+        let mut buffer = vec![0; 16 * 1024];
+        loop {
+            let n = match from.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            // While stalled, the bytes wait here (and the reader stops reading), until the stall
+            // is lifted, or the connection is reset and they are lost with it.
+            let reset = match faults
+                .wait_for(|f| !f.stalled || f.generation != generation)
+                .await
+            {
+                Ok(now) => now.generation != generation,
+                Err(_) => true,
+            };
+            if reset {
+                break;
+            }
+            if to.write_all(&buffer[..n]).await.is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown().await;
     }
 }

@@ -1,7 +1,14 @@
 //! rdkafka record headers (feature `kafka`): `OwnedHeaders` to write and read, and the
 //! `BorrowedHeaders` of a received message to read. Kafka header keys are case-sensitive and
-//! may repeat; the **last** value wins, as with the Kafka clients' `lastHeader`. Headers
-//! without a value read as absent.
+//! may repeat. [`get`](Extract::get) reads the **last** header of a key, as the Java client's
+//! `Headers.lastHeader` does and as OpenTelemetry Java's Kafka instrumentation reads
+//! `traceparent`: when that last header has no value (a null header, which Kafka uses to clear
+//! a key) or a value that is not readable text, the key reads as absent, even if an earlier
+//! header of the same key held a valid value. [`get_all`](Extract::get_all) gives that one value
+//! too: Kafka headers are not an HTTP field list whose repeats combine, so a record that a
+//! forwarder re-sent with a new `traceparent` appended continues from the new one instead of
+//! being refused as holding two parents. What tracebound writes replaces the key's earlier
+//! headers, so it never leaves two.
 //!
 //! A whole received message (`BorrowedMessage`, `OwnedMessage`) is a carrier too: its headers,
 //! and the Kafka attributes of semantic conventions v1.44: `messaging.destination.name` (the
@@ -11,29 +18,32 @@
 use super::{Extract, Inject, readable};
 use opentelemetry::KeyValue;
 use rdkafka::Message;
+use rdkafka::bindings;
+use rdkafka::consumer::{Consumer, ConsumerContext};
 use rdkafka::message::{
     BorrowedHeaders, BorrowedMessage, Header, Headers, OwnedHeaders, OwnedMessage,
 };
+use std::ffi::CStr;
+use std::sync::Arc;
 
-fn all<'a, H: Headers>(headers: &'a H, key: &str) -> Vec<&'a str> {
-    headers
-        .iter()
-        .filter(|h| h.key == key)
-        .filter_map(|h| h.value.and_then(readable))
-        .collect()
+/// The value of the last header named `key`, if it is readable: an unreadable last value
+/// hides the earlier ones, as `lastHeader` does.
+fn last<'a, H: Headers>(headers: &'a H, key: &str) -> Option<&'a str> {
+    let header = headers.iter().filter(|h| h.key == key).last()?;
+    header.value.and_then(readable)
 }
 
 macro_rules! extract {
     ($t:ty) => {
         impl Extract for $t {
             fn get(&self, key: &str) -> Option<&str> {
-                all(self, key).pop()
+                last(self, key)
             }
             fn keys(&self) -> Vec<&str> {
                 self.iter().map(|h| h.key).collect()
             }
             fn get_all(&self, key: &str) -> Vec<&str> {
-                all(self, key)
+                last(self, key).into_iter().collect()
             }
         }
     };
@@ -85,6 +95,107 @@ macro_rules! extract_message {
 
 extract_message!(BorrowedMessage<'_>);
 extract_message!(OwnedMessage);
+
+/// The consumer group a consumer reads in, for the `messaging.consumer.group.name` attribute
+/// of the messages it receives, which a Kafka record does not carry.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), rdkafka::error::KafkaError> {
+/// use rdkafka::ClientConfig;
+/// use rdkafka::consumer::{Consumer, StreamConsumer};
+/// use rdkafka::message::BorrowedMessage;
+/// use tracebound::kafka::Group;
+///
+/// #[tracebound::traced_consumer(carrier = group.message(message), destination = "orders")]
+/// async fn handle(message: &BorrowedMessage<'_>, group: &Group) {
+///     // runs in `process orders`, a child of the producer's send span, with the topic,
+///     // partition, offset, key and consumer group as attributes
+/// }
+///
+/// let consumer: StreamConsumer = ClientConfig::new()
+///     .set("bootstrap.servers", "127.0.0.1:9092")
+///     .set("group.id", "billing")
+///     .create()?;
+/// consumer.subscribe(&["orders"])?;
+/// let group = Group::of(&consumer).expect("a consumer in a group");
+/// loop {
+///     let message = consumer.recv().await?;
+///     handle(&message, &group).await;
+///     consumer.commit_message(&message, rdkafka::consumer::CommitMode::Async)?;
+/// }
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group(Arc<str>);
+
+impl Group {
+    /// The group named `name`.
+    pub fn new(name: impl Into<Arc<str>>) -> Self {
+        Group(name.into())
+    }
+
+    /// The group `consumer` was configured with (`group.id`), or `None` for a consumer without
+    /// one.
+    pub fn of<C: Consumer<X>, X: ConsumerContext>(consumer: &C) -> Option<Self> {
+        let client = consumer.client().native_ptr();
+        // SAFETY: `client` is the live handle of `consumer`, borrowed for this call. The
+        // metadata librdkafka returns is a copy owned by the caller: its group id is read (a
+        // NUL-terminated string that lives as long as the metadata) and copied before the
+        // metadata is destroyed, once.
+        unsafe {
+            let metadata = bindings::rd_kafka_consumer_group_metadata(client);
+            if metadata.is_null() {
+                return None;
+            }
+            let id = bindings::rd_kafka_consumer_group_metadata_group_id(metadata);
+            let name = (!id.is_null())
+                .then(|| CStr::from_ptr(id).to_string_lossy().into_owned())
+                .filter(|name| !name.is_empty());
+            bindings::rd_kafka_consumer_group_metadata_destroy(metadata);
+            name.map(Group::new)
+        }
+    }
+
+    /// The group's name.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+
+    /// `message` as a carrier that knows it was consumed in this group.
+    pub fn message<'a, M>(&'a self, message: &'a M) -> InGroup<'a, M> {
+        InGroup {
+            message,
+            group: self,
+        }
+    }
+}
+
+/// A received message and the [`Group`] it was consumed in: the message's headers and
+/// attributes, and `messaging.consumer.group.name`. Made by [`Group::message`].
+#[derive(Clone, Copy, Debug)]
+pub struct InGroup<'a, M> {
+    message: &'a M,
+    group: &'a Group,
+}
+
+impl<M: Extract> Extract for InGroup<'_, M> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.message.get(key)
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.message.keys()
+    }
+    fn get_all(&self, key: &str) -> Vec<&str> {
+        self.message.get_all(key)
+    }
+    fn message_attributes(&self, attributes: &mut Vec<KeyValue>) {
+        self.message.message_attributes(attributes);
+        attributes.push(KeyValue::new(
+            "messaging.consumer.group.name",
+            self.group.name().to_owned(),
+        ));
+    }
+}
 
 impl Inject for OwnedHeaders {
     fn set(&mut self, key: &str, value: String) {
@@ -185,10 +296,43 @@ mod tests {
                 value: Some(&[0xffu8][..]),
             });
         assert_eq!(Extract::get(&headers, "traceparent"), Some("last"));
-        assert_eq!(Extract::get_all(&headers, "traceparent"), ["first", "last"]);
+        assert_eq!(Extract::get_all(&headers, "traceparent"), ["last"]);
         assert_eq!(Extract::get(&headers, "baggage"), None);
         headers.set("traceparent", "new".into());
         assert_eq!(Extract::get_all(&headers, "traceparent"), ["new"]);
         assert_eq!(headers.count(), 2);
+    }
+
+    #[test]
+    fn an_unreadable_last_header_hides_the_earlier_ones() {
+        // A valid value followed by a null or a non-UTF-8 one: the last header decides, and it
+        // is unreadable, so the key is absent (lastHeader's reading, not the last readable).
+        for unreadable in [None, Some(&[0xffu8, 0xfe][..]), Some(&b""[..])] {
+            let headers = OwnedHeaders::new()
+                .insert(Header {
+                    key: "traceparent",
+                    value: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+                })
+                .insert(Header {
+                    key: "traceparent",
+                    value: unreadable,
+                });
+            assert_eq!(
+                Extract::get(&headers, "traceparent"),
+                None,
+                "{unreadable:?}"
+            );
+        }
+        // Keys are case-sensitive: `Traceparent` is another header.
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "traceparent",
+                value: Some("kept"),
+            })
+            .insert(Header {
+                key: "Traceparent",
+                value: None::<&[u8]>,
+            });
+        assert_eq!(Extract::get(&headers, "traceparent"), Some("kept"));
     }
 }

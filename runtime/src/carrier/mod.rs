@@ -16,11 +16,15 @@ mod map;
 #[cfg(feature = "http")]
 mod http;
 #[cfg(feature = "kafka")]
-mod kafka;
+pub(crate) mod kafka;
 #[cfg(feature = "lapin")]
 mod lapin;
+#[cfg(feature = "mqtt")]
+mod mqtt;
 #[cfg(feature = "nats")]
 mod nats;
+#[cfg(feature = "redis")]
+mod redis;
 #[cfg(feature = "tonic")]
 mod tonic;
 
@@ -53,7 +57,8 @@ pub const MAX_VALUE_LEN: usize = 8192;
     note = "carriers: HashMap<String, String>, HashMap<String, Vec<u8>>, Vec<(String, Vec<u8>)>, \
             http::HeaderMap (feature `http`), tonic's MetadataMap (feature `tonic`), lapin's \
             FieldTable (feature `lapin`), async_nats::HeaderMap (feature `nats`), rdkafka \
-            headers (feature `kafka`), \
+            headers (feature `kafka`), redis stream entries (feature `redis`), MQTT 5 \
+            PublishProperties (feature `mqtt`), \
             those crates' whole messages (lapin's Delivery, async_nats::Message, rdkafka's \
             BorrowedMessage), and `&C` / `Option<C>` of these"
 )]
@@ -95,7 +100,7 @@ pub trait Extract {
     note = "carriers: HashMap<String, String>, HashMap<String, Vec<u8>>, Vec<(String, Vec<u8>)>, \
             http::HeaderMap (feature `http`), tonic's MetadataMap (feature `tonic`), lapin's \
             FieldTable (feature `lapin`), async_nats::HeaderMap (feature `nats`), rdkafka's \
-            OwnedHeaders (feature `kafka`)"
+            OwnedHeaders (feature `kafka`), MQTT 5 PublishProperties (feature `mqtt`)"
 )]
 pub trait Inject {
     /// Stores `value` under `key`, replacing earlier values of `key`. A value the carrier cannot

@@ -30,8 +30,10 @@ mod tree;
 pub use tree::TraceTree;
 
 use opentelemetry::Context;
+use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracerProvider, Span, SpanData, SpanProcessor};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -42,14 +44,22 @@ pub struct Recorder {
     provider: SdkTracerProvider,
 }
 
-/// The spans ended so far, shared by the recorder and its processors.
+/// The spans ended so far, and the ones started and not yet ended, shared by the recorder and
+/// its processors.
 #[derive(Clone, Debug, Default)]
-struct Spans(Arc<Mutex<Vec<SpanData>>>);
+struct Spans {
+    ended: Arc<Mutex<Vec<SpanData>>>,
+    open: Arc<Mutex<HashSet<(TraceId, SpanId)>>>,
+}
 
 impl Spans {
     /// A panic elsewhere while the list was held leaves it as it was: keep recording.
     fn lock(&self) -> MutexGuard<'_, Vec<SpanData>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.ended.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn open(&self) -> MutexGuard<'_, HashSet<(TraceId, SpanId)>> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -65,9 +75,14 @@ static RECORDER: OnceLock<Recorder> = OnceLock::new();
 pub struct Recording(Spans);
 
 impl SpanProcessor for Recording {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+    fn on_start(&self, span: &mut Span, _cx: &Context) {
+        let sc = opentelemetry::trace::Span::span_context(span);
+        self.0.open().insert((sc.trace_id(), sc.span_id()));
+    }
 
     fn on_end(&self, span: SpanData) {
+        let id = (span.span_context.trace_id(), span.span_context.span_id());
+        self.0.open().remove(&id);
         self.0.lock().push(span);
     }
 
@@ -134,6 +149,20 @@ impl Recorder {
     /// the recorder outlives the providers that feed it.
     pub fn processor(&self) -> Recording {
         Recording(self.spans.clone())
+    }
+
+    /// The spans of trace `trace_id` that were started and have not ended (yet), by span id:
+    /// after a test's work is done, a span still open is one that nothing will end.
+    pub fn unended(&self, trace_id: TraceId) -> Vec<SpanId> {
+        let mut open: Vec<SpanId> = self
+            .spans
+            .open()
+            .iter()
+            .filter(|(trace, _)| *trace == trace_id)
+            .map(|(_, span)| *span)
+            .collect();
+        open.sort_unstable_by_key(|id| id.to_bytes());
+        open
     }
 
     /// Forgets the spans recorded so far.

@@ -1,0 +1,282 @@
+//! NATS JetStream under faults, on the machine's NATS (`NATS_URL` overrides it): a message not
+//! acknowledged within its ack wait is redelivered and processed again below the same send
+//! span, and a consumer whose connection is reset in the middle of a batch (by a
+//! fault-injecting proxy) leaves its unacknowledged messages to the next fetch.
+//!
+//! Runs when `TRACEBOUND_BROKER_TESTS=1` (set by `.ci/run`); then an unreachable broker fails
+//! the test.
+
+use async_nats::jetstream::{self, consumer::PullConsumer};
+use futures::StreamExt;
+use opentelemetry::Value;
+use opentelemetry::trace::SpanKind;
+use std::time::Duration;
+use tracebound::{traced_consumer, traced_producer};
+use tracebound_tests::brokers::{enabled, nats, unique};
+use tracebound_tests::proxy::Proxy;
+use tracebound_tests::{attribute, traced};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[traced_producer(carrier = headers, system = "nats", destination = "faults")]
+async fn send(
+    js: &jetstream::Context,
+    subject: &str,
+    order: String,
+    headers: &mut async_nats::HeaderMap,
+) -> Result<(), Error> {
+    js.publish_with_headers(subject.to_owned(), headers.clone(), order.into())
+        .await?
+        .await?;
+    Ok(())
+}
+
+fn order(msg: &jetstream::Message) -> String {
+    String::from_utf8_lossy(&msg.payload).into_owned()
+}
+
+/// How many times JetStream has delivered `msg`, this delivery included.
+fn delivered(msg: &jetstream::Message) -> i64 {
+    msg.info().map(|i| i.delivered).unwrap_or(0)
+}
+
+/// Processes a message without settling it: the caller acknowledges, or does not.
+#[traced_consumer(
+    carrier = msg,
+    destination = "faults",
+    fields(order = order(msg), attempt = delivered(msg), worker = worker),
+)]
+async fn process(msg: &jetstream::Message, worker: &str) {}
+
+/// A stream and a durable pull consumer on it, with an ack wait of `ack_wait`.
+async fn setup(js: &jetstream::Context, ack_wait: Duration) -> (String, String, PullConsumer) {
+    let name = unique("tracebound-faults").replace('.', "-");
+    let subject = format!("{name}.orders");
+    let stream = js
+        .create_stream(jetstream::stream::Config {
+            name: name.clone(),
+            subjects: vec![subject.clone()],
+            storage: jetstream::stream::StorageType::Memory,
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("JetStream refused a stream: {e}"));
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::Config {
+            durable_name: Some(format!("{name}-workers")),
+            ack_wait,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    (name, subject, consumer)
+}
+
+/// Up to `max` messages, waiting at most `expires`.
+async fn fetch(consumer: &PullConsumer, max: usize, expires: Duration) -> Vec<jetstream::Message> {
+    let mut batch = consumer
+        .fetch()
+        .max_messages(max)
+        .expires(expires)
+        .messages()
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    while let Some(message) = batch.next().await {
+        match message {
+            Ok(message) => got.push(message),
+            Err(_) => break,
+        }
+    }
+    got
+}
+
+/// Checks the figures of a fault test: each of `orders` was processed (at least once) by the
+/// attempts `expected(order)` gives, as `(worker, delivery count)`, each a consumer span below
+/// that message's send span; and nothing of the trace is left unended.
+fn assert_attempts(
+    trace: &tracebound::testing::TraceTree,
+    root: &str,
+    orders: &[String],
+    expected: impl Fn(usize) -> Vec<(&'static str, i64)>,
+) {
+    let recorder = tracebound::testing::recorder();
+    let all = recorder.tree();
+    let sends = trace.all("send faults");
+    assert_eq!(sends.len(), orders.len());
+    for (i, (order, send)) in orders.iter().zip(&sends).enumerate() {
+        let mut attempts: Vec<_> = all
+            .all("process faults")
+            .into_iter()
+            .filter(|s| attribute(s, "order") == Some(&Value::from(order.clone())))
+            .collect();
+        attempts.sort_by_key(|s| s.start_time);
+        let seen: Vec<(String, i64)> = attempts
+            .iter()
+            .map(|s| {
+                let worker = match attribute(s, "worker") {
+                    Some(Value::String(w)) => w.to_string(),
+                    other => panic!("worker is {other:?}"),
+                };
+                let attempt = match attribute(s, "attempt") {
+                    Some(Value::I64(n)) => *n,
+                    other => panic!("attempt is {other:?}"),
+                };
+                (worker, attempt)
+            })
+            .collect();
+        let wanted: Vec<(String, i64)> = expected(i)
+            .into_iter()
+            .map(|(w, n)| (w.to_owned(), n))
+            .collect();
+        assert_eq!(seen, wanted, "the attempts at {order}");
+        for attempt in attempts {
+            assert_eq!(attempt.span_kind, SpanKind::Consumer);
+            assert_eq!(
+                attempt.parent_span_id,
+                send.span_context.span_id(),
+                "{order}"
+            );
+            assert_eq!(
+                attempt.span_context.trace_id(),
+                send.span_context.trace_id()
+            );
+        }
+    }
+    let trace_id = trace.span(root).span_context.trace_id();
+    assert!(recorder.unended(trace_id).is_empty(), "spans left unended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_past_its_ack_wait_is_redelivered_under_the_same_send_span() {
+    if !enabled("jetstream_ack_timeout") {
+        return;
+    }
+    let work = async {
+        let js = jetstream::new(nats().await);
+        let (name, subject, consumer) = setup(&js, Duration::from_secs(1)).await;
+        let root = "jetstream-ack-timeout";
+        let orders: Vec<String> = (0..3).map(|i| format!("{root}-{i}")).collect();
+        let ((), trace) = traced(root, async {
+            for order in &orders {
+                send(
+                    &js,
+                    &subject,
+                    order.clone(),
+                    &mut async_nats::HeaderMap::new(),
+                )
+                .await
+                .unwrap();
+            }
+            // The first fetch processes all three and acknowledges only the first: the others
+            // time out.
+            let first = fetch(&consumer, 3, Duration::from_secs(5)).await;
+            assert_eq!(first.len(), 3);
+            for message in &first {
+                process(message, "w1").await;
+            }
+            first[0].double_ack().await.unwrap();
+            // After the ack wait, the two come back, delivered a second time.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let again = fetch(&consumer, 3, Duration::from_secs(5)).await;
+            assert_eq!(again.len(), 2, "the unacknowledged messages come back");
+            for message in &again {
+                process(message, "w1").await;
+                message.double_ack().await.unwrap();
+            }
+        })
+        .await;
+        js.delete_stream(&name).await.ok();
+        assert_attempts(&trace, root, &orders, |i| match i {
+            0 => vec![("w1", 1)],
+            _ => vec![("w1", 1), ("w1", 2)],
+        });
+    };
+    tokio::time::timeout(LIMIT, work)
+        .await
+        .expect("within the limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_reset_mid_batch_leaves_its_unacked_messages_to_the_next_fetch() {
+    if !enabled("jetstream_reset_mid_batch") {
+        return;
+    }
+    let work = async {
+        const SENT: usize = 10;
+        let js = jetstream::new(nats().await);
+        let (name, subject, consumer) = setup(&js, Duration::from_secs(1)).await;
+        let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+        let upstream = url.trim_start_matches("nats://").to_owned();
+        let proxy = Proxy::start(&upstream).await;
+        let root = "jetstream-reset";
+        let orders: Vec<String> = (0..SENT).map(|i| format!("{root}-{i}")).collect();
+        let ((), trace) = traced(root, async {
+            for order in &orders {
+                send(
+                    &js,
+                    &subject,
+                    order.clone(),
+                    &mut async_nats::HeaderMap::new(),
+                )
+                .await
+                .unwrap();
+            }
+            // The doomed worker, connected through the proxy, takes the whole batch,
+            // acknowledges four (each confirmed by the server), processes a fifth, and loses
+            // its connection before acknowledging it.
+            let doomed = async_nats::connect(format!("nats://{}", proxy.addr()))
+                .await
+                .unwrap();
+            let doomed_js = jetstream::new(doomed.clone());
+            let stream = doomed_js.get_stream(&name).await.unwrap();
+            let doomed_consumer: PullConsumer = stream
+                .get_consumer(&format!("{name}-workers"))
+                .await
+                .unwrap();
+            let batch = fetch(&doomed_consumer, SENT, Duration::from_secs(5)).await;
+            assert_eq!(batch.len(), SENT);
+            for message in &batch[..4] {
+                process(message, "doomed").await;
+                message.double_ack().await.unwrap();
+            }
+            process(&batch[4], "doomed").await;
+            proxy.stall(true);
+            proxy.reset();
+            drop(batch);
+            drop(doomed_consumer);
+            drop(doomed_js);
+            drop(doomed);
+
+            // The next fetch, by a worker on a good connection, gets the six that were not
+            // acknowledged once their ack wait has passed.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let mut rest = Vec::new();
+            while rest.len() < SENT - 4 {
+                let got = fetch(&consumer, SENT, Duration::from_secs(3)).await;
+                assert!(!got.is_empty(), "the rest come back: {} so far", rest.len());
+                for message in got {
+                    process(&message, "next").await;
+                    message.double_ack().await.unwrap();
+                    rest.push(order(&message));
+                }
+            }
+            rest.sort();
+            let mut expected: Vec<String> = orders[4..].to_vec();
+            expected.sort();
+            assert_eq!(rest, expected, "exactly the unacknowledged messages");
+        })
+        .await;
+        js.delete_stream(&name).await.ok();
+        assert_attempts(&trace, root, &orders, |i| match i {
+            0..4 => vec![("doomed", 1)],
+            4 => vec![("doomed", 1), ("next", 2)],
+            _ => vec![("next", 2)],
+        });
+    };
+    tokio::time::timeout(LIMIT, work)
+        .await
+        .expect("within the limit");
+}
