@@ -438,3 +438,96 @@ fn consumer_commit(consumer: &StreamConsumer, message: &BorrowedMessage<'_>) {
         .commit(&offsets, CommitMode::Sync)
         .expect("committed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_killed_before_committing_leaves_its_records_to_the_other_member() {
+    if !enabled("kafka_member_killed") {
+        return;
+    }
+    use tokio::io::AsyncBufReadExt;
+    limited("kafka_member_killed", async {
+        const SENT: usize = 4;
+        let topic = kafka_topic("tracebound-killed", 1).await;
+        let group_id = unique("tracebound-killed");
+        let producer = producer();
+        let recorder = tracebound::testing::install();
+        let (printed, trace) = traced("kafka-killed", async {
+            for i in 0..SENT {
+                let mut headers = OwnedHeaders::new();
+                send(
+                    &producer,
+                    &topic,
+                    &format!("k{i}"),
+                    &format!("killed-{i}"),
+                    &mut headers,
+                )
+                .await;
+            }
+            // The first member, a process of its own, takes the partition and processes two
+            // records without committing.
+            let mut member = tokio::process::Command::new(env!("CARGO_BIN_EXE_kafka-member"))
+                .env("BROKERS", tracebound_tests::brokers::kafka_brokers())
+                .env("TOPIC", &topic)
+                .env("GROUP", &group_id)
+                .env("COUNT", "2")
+                .stdout(std::process::Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("the member process");
+            let mut lines = tokio::io::BufReader::new(member.stdout.take().unwrap()).lines();
+            let mut printed = String::new();
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if line.starts_with("processed") {
+                    break;
+                }
+                printed.push_str(&line);
+                printed.push('\n');
+            }
+            // A second member joins while the first holds the partition, then the first dies
+            // with SIGKILL: no commit, no leave. Once its session times out, the group gives
+            // the partition to the second, which processes every record from the beginning.
+            let second = kafka_consumer(&group_id, &topic);
+            let group = Group::of(&second).unwrap();
+            member.start_kill().unwrap();
+            member.wait().await.unwrap();
+            let mut offsets = Vec::new();
+            while offsets.len() < SENT {
+                let message = next(&second).await;
+                handle(&message, &group).await;
+                consumer_commit(&second, &message);
+                offsets.push(message.offset());
+            }
+            assert_eq!(offsets, (0..SENT as i64).collect::<Vec<_>>());
+            drop_off_runtime(second);
+            printed
+        })
+        .await;
+        drop_off_runtime(producer);
+
+        // Sent = processed: each record once by the survivor, the first two also by the killed
+        // member; every attempt is one consumer span below its record's send span.
+        let killed = TraceTree::new(TraceTree::from_lines(&printed));
+        assert_eq!(killed.all("handle_in_member").len(), 2, "{printed}");
+        let all = recorder.tree();
+        let sends = trace.all("send orders");
+        assert_eq!(sends.len(), SENT);
+        for (i, send_span) in sends.iter().enumerate() {
+            let below = |spans: &TraceTree, name: &str| {
+                spans
+                    .all(name)
+                    .into_iter()
+                    .filter(|s| s.parent_span_id == send_span.span_context.span_id())
+                    .map(|s| (s.span_kind.clone(), s.span_context.trace_id()))
+                    .collect::<Vec<_>>()
+            };
+            let expected = (SpanKind::Consumer, send_span.span_context.trace_id());
+            assert_eq!(below(&all, "handle"), [expected.clone()], "record {i}");
+            let by_killed = below(&killed, "handle_in_member");
+            assert_eq!(by_killed.len(), usize::from(i < 2), "record {i}: {printed}");
+            assert!(by_killed.iter().all(|s| *s == expected));
+        }
+        let trace_id = trace.span("kafka-killed").span_context.trace_id();
+        assert!(recorder.unended(trace_id).is_empty());
+    })
+    .await;
+}

@@ -280,3 +280,97 @@ async fn a_consumer_reset_mid_batch_leaves_its_unacked_messages_to_the_next_fetc
         .await
         .expect("within the limit");
 }
+
+#[traced_producer(carrier = headers, system = "nats", destination = "stalls")]
+async fn publish_core(
+    client: &async_nats::Client,
+    subject: &str,
+    order: String,
+    headers: &mut async_nats::HeaderMap,
+) {
+    client
+        .publish_with_headers(subject.to_owned(), headers.clone(), order.into())
+        .await
+        .expect("queued");
+}
+
+#[traced_consumer(carrier = msg, destination = "stalls", fields(order = String::from_utf8_lossy(&msg.payload).into_owned()))]
+async fn on_core(msg: &async_nats::Message) {}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_publisher_delays_its_messages_and_loses_none() {
+    if !enabled("nats_stall") {
+        return;
+    }
+    let work = async {
+        const SENT: usize = 10;
+        let subscriber_client = nats().await;
+        let subject = unique("tracebound.stalls");
+        let mut subscription = subscriber_client.subscribe(subject.clone()).await.unwrap();
+        subscriber_client.flush().await.unwrap();
+        let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+        let proxy = Proxy::start(url.trim_start_matches("nats://")).await;
+        let publisher = async_nats::connect(format!("nats://{}", proxy.addr()))
+            .await
+            .unwrap();
+        let root = "nats-stall";
+        let orders: Vec<String> = (0..SENT).map(|i| format!("{root}-{i}")).collect();
+        let ((), trace) = traced(root, async {
+            for order in &orders[..SENT / 2] {
+                publish_core(
+                    &publisher,
+                    &subject,
+                    order.clone(),
+                    &mut async_nats::HeaderMap::new(),
+                )
+                .await;
+            }
+            publisher.flush().await.unwrap();
+            for _ in 0..SENT / 2 {
+                on_core(&receive(&mut subscription).await).await;
+            }
+            // The wire stalls: the next five are sent by the client and held on the way.
+            proxy.stall(true);
+            for order in &orders[SENT / 2..] {
+                publish_core(
+                    &publisher,
+                    &subject,
+                    order.clone(),
+                    &mut async_nats::HeaderMap::new(),
+                )
+                .await;
+            }
+            let held = tokio::time::timeout(Duration::from_millis(800), subscription.next()).await;
+            assert!(held.is_err(), "nothing passes a stalled connection");
+            proxy.stall(false);
+            for _ in SENT / 2..SENT {
+                on_core(&receive(&mut subscription).await).await;
+            }
+        })
+        .await;
+        let all = tracebound::testing::recorder().tree();
+        let sends = trace.all("send stalls");
+        assert_eq!(sends.len(), SENT);
+        for (order, send) in orders.iter().zip(&sends) {
+            let processed: Vec<_> = all
+                .all("process stalls")
+                .into_iter()
+                .filter(|s| attribute(s, "order") == Some(&Value::from(order.clone())))
+                .collect();
+            assert_eq!(processed.len(), 1, "{order} processed once");
+            assert_eq!(processed[0].parent_span_id, send.span_context.span_id());
+        }
+        let trace_id = trace.span(root).span_context.trace_id();
+        assert!(tracebound::testing::recorder().unended(trace_id).is_empty());
+    };
+    tokio::time::timeout(LIMIT, work)
+        .await
+        .expect("within the limit");
+}
+
+async fn receive(subscription: &mut async_nats::Subscriber) -> async_nats::Message {
+    tokio::time::timeout(Duration::from_secs(20), subscription.next())
+        .await
+        .expect("a message within the timeout")
+        .expect("the subscription is open")
+}
