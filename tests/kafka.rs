@@ -521,7 +521,11 @@ async fn a_member_killed_before_committing_leaves_its_records_to_the_other_membe
                     .collect::<Vec<_>>()
             };
             let expected = (SpanKind::Consumer, send_span.span_context.trace_id());
-            assert_eq!(below(&all, "handle"), [expected.clone()], "record {i}");
+            assert_eq!(
+                below(&all, "handle"),
+                std::slice::from_ref(&expected),
+                "record {i}"
+            );
             let by_killed = below(&killed, "handle_in_member");
             assert_eq!(by_killed.len(), usize::from(i < 2), "record {i}: {printed}");
             assert!(by_killed.iter().all(|s| *s == expected));

@@ -37,7 +37,7 @@ async fn main() {
         handle_in_member(&message, &group).await;
     }
     let spans = TraceTree::new(recorder.spans()).to_lines();
-    write!(out, "{spans}processed {count}\n").unwrap();
+    writeln!(out, "{spans}processed {count}").unwrap();
     out.flush().unwrap();
     // Alive and in the group, with its records uncommitted, until the test kills it.
     std::future::pending::<()>().await;
