@@ -196,7 +196,7 @@ fn rows() -> Vec<Row> {
             tracebound: Box::new(move |n| {
                 for _ in 0..n {
                     let mut headers = OwnedHeaders::new();
-                    tracebound::propagation::inject_context(black_box(cx), &mut headers);
+                    tracebound::propagation::inject_using(propagator, black_box(cx), &mut headers);
                     black_box(headers);
                 }
             }),
@@ -232,7 +232,7 @@ fn rows() -> Vec<Row> {
             tracebound: Box::new(move |n| {
                 for _ in 0..n {
                     let mut fields: Vec<(String, Vec<u8>)> = Vec::new();
-                    tracebound::propagation::inject_context(black_box(cx), &mut fields);
+                    tracebound::propagation::inject_using(propagator, black_box(cx), &mut fields);
                     black_box(fields);
                 }
             }),
@@ -268,7 +268,7 @@ fn rows() -> Vec<Row> {
             tracebound: Box::new(move |n| {
                 for _ in 0..n {
                     let mut properties = PublishProperties::default();
-                    tracebound::propagation::inject_context(black_box(cx), &mut properties);
+                    tracebound::propagation::inject_using(propagator, black_box(cx), &mut properties);
                     black_box(properties);
                 }
             }),

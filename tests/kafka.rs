@@ -22,7 +22,7 @@ use tracebound::{traced_consumer, traced_producer};
 use tracebound_tests::brokers::{
     drop_off_runtime, enabled, kafka_config, kafka_consumer, kafka_topic, unique,
 };
-use tracebound_tests::{attribute, linked, traced};
+use tracebound_tests::{attribute, figures, linked, traced};
 
 /// A test's whole time: joining a group and a rebalance take seconds on tansu.
 const LIMIT: Duration = Duration::from_secs(120);
@@ -323,7 +323,11 @@ async fn a_kafka_batch_links_every_record_to_its_send_span() {
 struct Crashed;
 
 /// A handler that fails: the member "dies" before committing.
-#[traced_consumer(carrier = group.message(message), system = "kafka")]
+#[traced_consumer(
+    carrier = group.message(message),
+    system = "kafka",
+    fields(order = message.payload_view::<str>().and_then(Result::ok).unwrap_or_default()),
+)]
 async fn handle_and_crash(message: &BorrowedMessage<'_>, group: &Group) -> Result<(), Crashed> {
     Err(Crashed)
 }
@@ -420,6 +424,15 @@ async fn a_member_that_dies_before_committing_hands_its_records_to_the_next_one(
         }
         let trace_id = trace.span("kafka-failover").span_context.trace_id();
         assert!(recorder.unended(trace_id).is_empty());
+        let attempts: Vec<_> = all
+            .spans()
+            .iter()
+            .filter(|s| {
+                matches!(s.name.as_ref(), "handle" | "handle_and_crash")
+                    && attribute(s, "order").is_some_and(|o| o.as_str().starts_with("order-"))
+            })
+            .collect();
+        figures("kafka: a member gone before committing", trace_id, &sends, &attempts);
         drop_off_runtime(producer);
     })
     .await;
@@ -532,6 +545,13 @@ async fn a_member_killed_before_committing_leaves_its_records_to_the_other_membe
         }
         let trace_id = trace.span("kafka-killed").span_context.trace_id();
         assert!(recorder.unended(trace_id).is_empty());
+        let mut attempts: Vec<_> = all
+            .all("handle")
+            .into_iter()
+            .filter(|s| attribute(s, "order").is_some_and(|o| o.as_str().starts_with("killed-")))
+            .collect();
+        attempts.extend(killed.all("handle_in_member"));
+        figures("kafka: a member killed before committing", trace_id, &sends, &attempts);
     })
     .await;
 }

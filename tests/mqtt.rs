@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tracebound::{traced_consumer, traced_producer};
 use tracebound_tests::brokers::{enabled, mqtt_address, unique};
 use tracebound_tests::proxy::Proxy;
-use tracebound_tests::{attribute, traced};
+use tracebound_tests::{attribute, figures, traced};
 use tracing::instrument::WithSubscriber;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -281,6 +281,13 @@ async fn an_unacknowledged_qos1_message_is_redelivered_under_the_same_send_span(
             );
         }
         assert!(recorder.unended(send.span_context.trace_id()).is_empty());
+        let attempts: Vec<_> = all
+            .all("process telemetry")
+            .into_iter()
+            .filter(|s| attribute(s, "reading") == Some(&Value::from("reading-1")))
+            .collect();
+        let root = trace.span("mqtt-redelivery").span_context.trace_id();
+        figures("mqtt: QoS 1 redelivery after a reset", root, &[send], &attempts);
         subscriber.disconnect().await.ok();
     };
     tokio::time::timeout(LIMIT, work)

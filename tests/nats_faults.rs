@@ -14,7 +14,7 @@ use std::time::Duration;
 use tracebound::{traced_consumer, traced_producer};
 use tracebound_tests::brokers::{enabled, nats, unique};
 use tracebound_tests::proxy::Proxy;
-use tracebound_tests::{attribute, traced};
+use tracebound_tests::{attribute, figures, traced};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -147,6 +147,12 @@ fn assert_attempts(
     }
     let trace_id = trace.span(root).span_context.trace_id();
     assert!(recorder.unended(trace_id).is_empty(), "spans left unended");
+    let attempts: Vec<_> = all
+        .all("process faults")
+        .into_iter()
+        .filter(|s| attribute(s, "order").is_some_and(|o| orders.contains(&o.as_str().into_owned())))
+        .collect();
+    figures(root, trace_id, &sends, &attempts);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -362,6 +368,14 @@ async fn a_stalled_publisher_delays_its_messages_and_loses_none() {
         }
         let trace_id = trace.span(root).span_context.trace_id();
         assert!(tracebound::testing::recorder().unended(trace_id).is_empty());
+        let attempts: Vec<_> = all
+            .all("process stalls")
+            .into_iter()
+            .filter(|s| {
+                attribute(s, "order").is_some_and(|o| orders.contains(&o.as_str().into_owned()))
+            })
+            .collect();
+        figures(root, trace_id, &sends, &attempts);
     };
     tokio::time::timeout(LIMIT, work)
         .await

@@ -20,7 +20,7 @@ use std::time::Duration;
 use tracebound::{traced_consumer, traced_producer};
 use tracebound_tests::brokers::{enabled, redis_at, redis_url, unique};
 use tracebound_tests::proxy::Proxy;
-use tracebound_tests::{attribute, traced};
+use tracebound_tests::{attribute, figures, traced};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -275,6 +275,10 @@ async fn a_pending_entry_claimed_from_a_dead_consumer_keeps_its_parent() {
         }
         let trace_id = trace.span("redis-claim").span_context.trace_id();
         assert!(recorder.unended(trace_id).is_empty());
+        let attempts: Vec<_> = (0..SENT)
+            .flat_map(|i| processed(&all, &format!("order-{i}")))
+            .collect();
+        figures("redis: pending entries claimed from a dead consumer", trace_id, &sends, &attempts);
         let _: () = con.del(&stream).await.unwrap();
     };
     tokio::time::timeout(LIMIT, work)

@@ -36,7 +36,7 @@
 //! work(tracebound::env::vars());
 //! ```
 
-use crate::carrier::{Extract, Inject, readable};
+use crate::carrier::{Extract, Inject, readable_str};
 use crate::propagation;
 use opentelemetry::Context;
 use std::sync::OnceLock;
@@ -92,7 +92,7 @@ impl Extract for Environment {
         self.vars
             .iter()
             .find(|(k, _)| *k == name)
-            .and_then(|(_, v)| readable(v.as_bytes()))
+            .and_then(|(_, v)| readable_str(v))
     }
 
     fn keys(&self) -> Vec<&str> {

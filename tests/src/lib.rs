@@ -584,3 +584,32 @@ pub mod proxy {
         let _ = to.shutdown().await;
     }
 }
+
+/// Prints a fault test's figures on one line (`cargo test -- --nocapture` shows them;
+/// RELIABILITY.md quotes one run): messages sent (`sends`), messages with at least one
+/// processing attempt below their send span, processing attempts (`attempts`, chosen by the test
+/// by name and attributes, wherever their parent is), the attempts whose consumer span is a child
+/// of a send span, and the spans of trace `trace_id` started and never ended.
+pub fn figures(
+    test: &str,
+    trace_id: opentelemetry::trace::TraceId,
+    sends: &[&SpanData],
+    attempts: &[&SpanData],
+) {
+    let send_ids: Vec<SpanId> = ids(sends);
+    let below = attempts
+        .iter()
+        .filter(|a| send_ids.contains(&a.parent_span_id))
+        .count();
+    let processed = send_ids
+        .iter()
+        .filter(|id| attempts.iter().any(|a| a.parent_span_id == **id))
+        .count();
+    let unended = testing::recorder().unended(trace_id).len();
+    println!(
+        "figures {test}: sent {}, processed {processed}, attempts {}, attempts below their send \
+         span {below}, unended spans {unended}",
+        sends.len(),
+        attempts.len()
+    );
+}

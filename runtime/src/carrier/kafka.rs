@@ -335,4 +335,39 @@ mod tests {
             });
         assert_eq!(Extract::get(&headers, "traceparent"), Some("kept"));
     }
+
+    #[test]
+    fn a_group_is_read_from_its_consumer() {
+        use rdkafka::consumer::BaseConsumer;
+        // Creating a consumer connects to nothing yet: no broker is needed.
+        let consumer = |group: Option<&str>| {
+            let mut config = rdkafka::ClientConfig::new();
+            config.set("bootstrap.servers", "127.0.0.1:1");
+            if let Some(group) = group {
+                config.set("group.id", group);
+            }
+            config.create::<BaseConsumer>().unwrap()
+        };
+        let billing = consumer(Some("billing"));
+        assert_eq!(Group::of(&billing), Some(Group::new("billing")));
+        assert_eq!(Group::of(&consumer(None)), None);
+
+        let message = OwnedMessage::new(
+            None,
+            None,
+            "orders".into(),
+            Timestamp::NotAvailable,
+            0,
+            7,
+            None,
+        );
+        let group = Group::new("billing");
+        let mut found = Vec::new();
+        group.message(&message).message_attributes(&mut found);
+        assert_eq!(
+            found.last(),
+            Some(&KeyValue::new("messaging.consumer.group.name", "billing"))
+        );
+        assert_eq!(found.len(), attributes(&message).len() + 1);
+    }
 }

@@ -158,7 +158,16 @@ pub(crate) fn readable(bytes: &[u8]) -> Option<&str> {
     if bytes.is_empty() || bytes.len() > MAX_VALUE_LEN {
         return None;
     }
-    let text = std::str::from_utf8(bytes).ok()?;
+    readable_str(std::str::from_utf8(bytes).ok()?)
+}
+
+/// `text` as a header value, if it is one tracebound reads: [`readable`] for a carrier whose
+/// values are strings already, without checking their UTF-8 again.
+pub(crate) fn readable_str(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    if bytes.is_empty() || bytes.len() > MAX_VALUE_LEN {
+        return None;
+    }
     // The common value, printable ASCII, in one pass without branches (it vectorizes).
     if bytes
         .iter()

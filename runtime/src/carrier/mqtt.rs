@@ -15,7 +15,7 @@
 //! that holds nothing: a producer writes nothing into it and its consumer starts a new trace,
 //! and tracebound says so once, as a warning under the target `tracebound`.
 
-use super::{Extract, Inject, readable};
+use super::{Extract, Inject, readable_str};
 use crate::diagnostics;
 use opentelemetry::KeyValue;
 use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
@@ -28,7 +28,7 @@ fn values<'a, 'k>(
         .user_properties
         .iter()
         .filter(move |(name, _)| name == key)
-        .filter_map(|(_, value)| readable(value.as_bytes()))
+        .filter_map(|(_, value)| readable_str(value))
 }
 
 impl Extract for PublishProperties {

@@ -7,7 +7,7 @@
 //! its subject as `messaging.destination.name` and its `Nats-Msg-Id` header (JetStream's
 //! de-duplication id) as `messaging.message.id`.
 
-use super::{Extract, Inject, readable};
+use super::{Extract, Inject, readable_str};
 use async_nats::{HeaderMap, HeaderName, HeaderValue, Message};
 use opentelemetry::KeyValue;
 use std::str::FromStr;
@@ -24,7 +24,7 @@ fn values<'a>(map: &'a HeaderMap, key: &str) -> Vec<&'a str> {
         .map(|(_, values)| {
             values
                 .iter()
-                .filter_map(|v| readable(v.as_str().as_bytes()))
+                .filter_map(|v| readable_str(v.as_str()))
                 .collect()
         })
         .unwrap_or_default()

@@ -12,7 +12,7 @@
 //! is a bulk, simple or verbatim string that is readable header text; integers, nil and nested
 //! values read as absent. An entry is a whole message: its id is `messaging.message.id`.
 
-use super::{Extract, readable};
+use super::{Extract, readable, readable_str};
 use opentelemetry::KeyValue;
 use redis::Value;
 use redis::streams::StreamId;
@@ -20,7 +20,7 @@ use redis::streams::StreamId;
 fn text(value: &Value) -> Option<&str> {
     match value {
         Value::BulkString(bytes) => readable(bytes),
-        Value::SimpleString(text) | Value::VerbatimString { text, .. } => readable(text.as_bytes()),
+        Value::SimpleString(text) | Value::VerbatimString { text, .. } => readable_str(text),
         _ => None,
     }
 }

@@ -122,7 +122,16 @@ pub fn inject<C: Inject + ?Sized>(carrier: &mut C) {
 
 /// Writes `cx` into `carrier`.
 pub fn inject_context<C: Inject + ?Sized>(cx: &Context, carrier: &mut C) {
-    with_propagator(|propagator| propagator.inject_context(cx, &mut AsInjector(carrier)));
+    with_propagator(|propagator| inject_using(propagator, cx, carrier));
+}
+
+/// Like [`inject_context`], with `propagator` instead of the configured one.
+pub fn inject_using<C: Inject + ?Sized>(
+    propagator: &dyn TextMapPropagator,
+    cx: &Context,
+    carrier: &mut C,
+) {
+    propagator.inject_context(cx, &mut AsInjector(carrier));
 }
 
 #[cfg(test)]
