@@ -268,7 +268,11 @@ fn rows() -> Vec<Row> {
             tracebound: Box::new(move |n| {
                 for _ in 0..n {
                     let mut properties = PublishProperties::default();
-                    tracebound::propagation::inject_using(propagator, black_box(cx), &mut properties);
+                    tracebound::propagation::inject_using(
+                        propagator,
+                        black_box(cx),
+                        &mut properties,
+                    );
                     black_box(properties);
                 }
             }),

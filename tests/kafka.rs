@@ -432,7 +432,12 @@ async fn a_member_that_dies_before_committing_hands_its_records_to_the_next_one(
                     && attribute(s, "order").is_some_and(|o| o.as_str().starts_with("order-"))
             })
             .collect();
-        figures("kafka: a member gone before committing", trace_id, &sends, &attempts);
+        figures(
+            "kafka: a member gone before committing",
+            trace_id,
+            &sends,
+            &attempts,
+        );
         drop_off_runtime(producer);
     })
     .await;
@@ -551,7 +556,12 @@ async fn a_member_killed_before_committing_leaves_its_records_to_the_other_membe
             .filter(|s| attribute(s, "order").is_some_and(|o| o.as_str().starts_with("killed-")))
             .collect();
         attempts.extend(killed.all("handle_in_member"));
-        figures("kafka: a member killed before committing", trace_id, &sends, &attempts);
+        figures(
+            "kafka: a member killed before committing",
+            trace_id,
+            &sends,
+            &attempts,
+        );
     })
     .await;
 }

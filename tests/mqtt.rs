@@ -287,7 +287,12 @@ async fn an_unacknowledged_qos1_message_is_redelivered_under_the_same_send_span(
             .filter(|s| attribute(s, "reading") == Some(&Value::from("reading-1")))
             .collect();
         let root = trace.span("mqtt-redelivery").span_context.trace_id();
-        figures("mqtt: QoS 1 redelivery after a reset", root, &[send], &attempts);
+        figures(
+            "mqtt: QoS 1 redelivery after a reset",
+            root,
+            &[send],
+            &attempts,
+        );
         subscriber.disconnect().await.ok();
     };
     tokio::time::timeout(LIMIT, work)

@@ -150,7 +150,9 @@ fn assert_attempts(
     let attempts: Vec<_> = all
         .all("process faults")
         .into_iter()
-        .filter(|s| attribute(s, "order").is_some_and(|o| orders.contains(&o.as_str().into_owned())))
+        .filter(|s| {
+            attribute(s, "order").is_some_and(|o| orders.contains(&o.as_str().into_owned()))
+        })
         .collect();
     figures(root, trace_id, &sends, &attempts);
 }

@@ -278,7 +278,12 @@ async fn a_pending_entry_claimed_from_a_dead_consumer_keeps_its_parent() {
         let attempts: Vec<_> = (0..SENT)
             .flat_map(|i| processed(&all, &format!("order-{i}")))
             .collect();
-        figures("redis: pending entries claimed from a dead consumer", trace_id, &sends, &attempts);
+        figures(
+            "redis: pending entries claimed from a dead consumer",
+            trace_id,
+            &sends,
+            &attempts,
+        );
         let _: () = con.del(&stream).await.unwrap();
     };
     tokio::time::timeout(LIMIT, work)
