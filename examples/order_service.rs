@@ -271,7 +271,8 @@ impl Queue for Nats {
 }
 
 /// A Kafka topic of its own, created at start (a broker need not create topics on first use),
-/// read by a consumer in a group that commits what it processed.
+/// read by a consumer in a group that commits each record as it takes it (at most once, as the
+/// other transports here acknowledge on receipt).
 #[cfg(feature = "kafka")]
 struct Kafka {
     producer: rdkafka::producer::FutureProducer,

@@ -20,7 +20,8 @@ use tracebound::kafka::Group;
 use tracebound::testing::TraceTree;
 use tracebound::{traced_consumer, traced_producer};
 use tracebound_tests::brokers::{
-    drop_off_runtime, enabled, kafka_config, kafka_consumer, kafka_topic, unique,
+    drop_off_runtime, enabled, kafka_config, kafka_consumer, kafka_delete_topic, kafka_topic,
+    unique,
 };
 use tracebound_tests::{attribute, figures, linked, traced};
 
@@ -140,8 +141,9 @@ async fn kafka_round_trip_keeps_the_trace_the_baggage_and_the_attributes() {
                 .headers(forwarded);
             deliver(&producer, record).await;
 
-            // A hostile producer: a malformed traceparent, a baggage that is not UTF-8, and a
-            // valid traceparent hidden by a null one after it.
+            // A hostile producer: a malformed traceparent, a baggage that would name a tenant if
+            // its bytes were taken leniently (one is not UTF-8), and a valid traceparent hidden
+            // by a null one after it.
             let hostile = OwnedHeaders::new()
                 .insert(Header {
                     key: "traceparent",
@@ -149,7 +151,7 @@ async fn kafka_round_trip_keeps_the_trace_the_baggage_and_the_attributes() {
                 })
                 .insert(Header {
                     key: "baggage",
-                    value: Some(&[0xffu8, 0xfe, b'='][..]),
+                    value: Some(&b"tenant=evil\xff"[..]),
                 });
             let record = FutureRecord::to(&topic).payload("hostile").headers(hostile);
             deliver(&producer, record).await;
@@ -257,6 +259,7 @@ async fn kafka_round_trip_keeps_the_trace_the_baggage_and_the_attributes() {
         }
         drop_off_runtime(consumer);
         drop_off_runtime(producer);
+        kafka_delete_topic(&topic).await;
     })
     .await;
 }
@@ -315,6 +318,7 @@ async fn a_kafka_batch_links_every_record_to_its_send_span() {
         assert!(recorder.unended(batch.span_context.trace_id()).is_empty());
         drop_off_runtime(consumer);
         drop_off_runtime(producer);
+        kafka_delete_topic(&topic).await;
     })
     .await;
 }
@@ -422,6 +426,7 @@ async fn a_member_that_dies_before_committing_hands_its_records_to_the_next_one(
                 assert!(matches!(failed.status, Status::Error { .. }));
             }
         }
+        kafka_delete_topic(&topic).await;
         let trace_id = trace.span("kafka-failover").span_context.trace_id();
         assert!(recorder.unended(trace_id).is_empty());
         let attempts: Vec<_> = all
@@ -501,9 +506,9 @@ async fn a_member_killed_before_committing_leaves_its_records_to_the_other_membe
                 printed.push_str(&line);
                 printed.push('\n');
             }
-            // A second member joins while the first holds the partition, then the first dies
-            // with SIGKILL: no commit, no leave. Once its session times out, the group gives
-            // the partition to the second, which processes every record from the beginning.
+            // A second member subscribes to the group as the first dies with SIGKILL: no commit,
+            // no leave. Once the dead member's session times out, the group gives the partition
+            // to the second, which processes every record from the beginning.
             let second = kafka_consumer(&group_id, &topic);
             let group = Group::of(&second).unwrap();
             member.start_kill().unwrap();
@@ -548,6 +553,7 @@ async fn a_member_killed_before_committing_leaves_its_records_to_the_other_membe
             assert_eq!(by_killed.len(), usize::from(i < 2), "record {i}: {printed}");
             assert!(by_killed.iter().all(|s| *s == expected));
         }
+        kafka_delete_topic(&topic).await;
         let trace_id = trace.span("kafka-killed").span_context.trace_id();
         assert!(recorder.unended(trace_id).is_empty());
         let mut attempts: Vec<_> = all

@@ -66,6 +66,7 @@ async fn connect(
     let (client, mut events) = AsyncClient::new(options, 64);
     let (tx, rx) = mpsc::unbounded_channel();
     let (connected, is_connected) = tokio::sync::oneshot::channel();
+    let (subscribed, mut is_subscribed) = mpsc::unbounded_channel();
     let mut connected = Some(connected);
     tokio::spawn(async move {
         loop {
@@ -74,6 +75,9 @@ async fn connect(
                     if let Some(c) = connected.take() {
                         let _ = c.send(Ok(()));
                     }
+                }
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    let _ = subscribed.send(());
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     if tx.send(Some(p)).is_err() {
@@ -102,16 +106,27 @@ async fn connect(
         .unwrap_or_else(|e| panic!("MQTT at {host}:{port} is unreachable: {e}"));
     if let Some(topic) = subscribe {
         client.subscribe(topic, QoS::AtLeastOnce).await.unwrap();
-        // The SUBACK comes before anything published after it: a round trip through the
-        // broker on the same connection.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Once the broker acknowledges the subscription, what is published reaches it.
+        tokio::time::timeout(WAIT, is_subscribed.recv())
+            .await
+            .expect("a SUBACK within the timeout")
+            .expect("the event loop runs");
     }
     (client, rx)
 }
 
+/// A client identifier of at most 23 characters, the length every MQTT broker must accept.
+fn client_id(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("tb-{prefix}-{}", nanos % 1_000_000_000_000)
+}
+
 fn options(id: &str) -> MqttOptions {
     let (host, port) = mqtt_address();
-    let mut options = MqttOptions::new(unique(id), host, port);
+    let mut options = MqttOptions::new(client_id(id), host, port);
     options.set_keep_alive(Duration::from_secs(5));
     options
 }
@@ -232,7 +247,7 @@ async fn an_unacknowledged_qos1_message_is_redelivered_under_the_same_send_span(
         let proxy = Proxy::start(&format!("{host}:{port}")).await;
         // A persistent session (clean start off, kept for a minute) that acknowledges by hand,
         // through the proxy.
-        let mut sub_options = MqttOptions::new(unique("durable"), "127.0.0.1", proxy.addr().port());
+        let mut sub_options = MqttOptions::new(client_id("dur"), "127.0.0.1", proxy.addr().port());
         sub_options
             .set_keep_alive(Duration::from_secs(5))
             .set_clean_start(false)
@@ -274,6 +289,7 @@ async fn an_unacknowledged_qos1_message_is_redelivered_under_the_same_send_span(
             .collect();
         assert_eq!(processed.len(), 2, "one consumer span per attempt");
         for (attempt, redelivered) in processed.iter().zip([false, true]) {
+            assert_eq!(attempt.span_kind, SpanKind::Consumer);
             assert_eq!(attempt.parent_span_id, send.span_context.span_id());
             assert_eq!(
                 attribute(attempt, "redelivered"),
@@ -351,16 +367,23 @@ async fn mqtt311_carries_no_context_and_says_so_once() {
     let work = async {
         let topic = unique("tracebound/v311");
         let (host, port) = mqtt_address();
-        let mut options = rumqttc::MqttOptions::new(unique("v311"), host, port);
+        let mut options = rumqttc::MqttOptions::new(client_id("v311"), host, port);
         options.set_keep_alive(Duration::from_secs(5));
         let (client, mut events) = rumqttc::AsyncClient::new(options, 16);
         let (tx, mut rx) = mpsc::unbounded_channel();
+        let (subscribed, mut is_subscribed) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             while let Ok(event) = events.poll().await {
-                if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) = event
-                    && tx.send(p).is_err()
-                {
-                    return;
+                match event {
+                    rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) => {
+                        if tx.send(p).is_err() {
+                            return;
+                        }
+                    }
+                    rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_)) => {
+                        let _ = subscribed.send(());
+                    }
+                    _ => {}
                 }
             }
         });
@@ -368,7 +391,10 @@ async fn mqtt311_carries_no_context_and_says_so_once() {
             .subscribe(&topic, rumqttc::QoS::AtLeastOnce)
             .await
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::timeout(WAIT, is_subscribed.recv())
+            .await
+            .expect("a SUBACK within the timeout")
+            .expect("the event loop runs");
         let recorder = tracebound::testing::install();
         let ((), trace) = traced("mqtt-v311", async {
             for payload in ["one", "two"] {

@@ -111,6 +111,11 @@ fn reinject(cx: &Context, propagator: &dyn TextMapPropagator) {
     tracebound::propagation::inject_context(cx, &mut kafka);
     let mut list = Vec::<(String, Vec<u8>)>::new();
     tracebound::propagation::inject_context(cx, &mut list);
+    let mut mqtt = rumqttc::v5::mqttbytes::v5::PublishProperties::default();
+    tracebound::propagation::inject_context(cx, &mut mqtt);
+    for (name, value) in &mqtt.user_properties {
+        assert!(!name.is_empty() && !value.bytes().any(|b| b < 0x20 || b == 0x7f));
+    }
     let mut env = tracebound::env::Environment::default();
     tracebound::propagation::inject_context(cx, &mut env);
 }
@@ -179,15 +184,79 @@ pub fn extract_nats(data: &[u8]) {
 }
 
 /// rdkafka's `OwnedHeaders`, values possibly absent (an empty value after `:` reads as null).
+/// Keys are the input's bytes as a producer can send them (not UTF-8, with NULs), added through
+/// librdkafka, since rdkafka's `insert` takes only `&str`.
 pub fn extract_kafka(data: &[u8]) {
-    use rdkafka::message::{Header, OwnedHeaders};
-    let mut owned = OwnedHeaders::new();
+    use rdkafka::bindings;
+    use rdkafka::message::{BorrowedHeaders, OwnedHeaders};
+    let owned = OwnedHeaders::new();
+    let list = (owned.as_borrowed() as *const BorrowedHeaders)
+        .cast::<bindings::rd_kafka_headers_t>()
+        .cast_mut();
     for (k, v) in headers(data) {
-        let key = text(&k);
-        let value = (!v.is_empty()).then_some(v.as_slice());
-        owned = owned.insert(Header { key: &key, value });
+        let value = if v.is_empty() {
+            std::ptr::null()
+        } else {
+            v.as_ptr()
+        };
+        // SAFETY: `list` is the header list `owned` holds (rdkafka's `&BorrowedHeaders` is its
+        // address), not shared while it is written; librdkafka copies the name and value.
+        unsafe {
+            bindings::rd_kafka_header_add(
+                list,
+                k.as_ptr().cast(),
+                k.len() as isize,
+                value.cast(),
+                v.len() as isize,
+            );
+        }
     }
     extract_all(&owned);
+}
+
+/// A Redis stream entry (`StreamId`), as `XREADGROUP` returns it: the server's reply parsed by
+/// redis-rs, values as bulk strings (an empty value after `:` as an integer, which is not text).
+pub fn extract_redis(data: &[u8]) {
+    use redis::{FromRedisValue, Value};
+    let fields = headers(data)
+        .into_iter()
+        .flat_map(|(k, v)| {
+            let value = if v.is_empty() {
+                Value::Int(7)
+            } else {
+                Value::BulkString(v)
+            };
+            [Value::BulkString(k), value]
+        })
+        .collect();
+    let reply = Value::Array(vec![Value::Array(vec![
+        Value::BulkString(b"1700000000000-0".to_vec()),
+        Value::Array(fields),
+    ])]);
+    // redis-rs refuses a reply whose field names are not UTF-8: then there is nothing to read.
+    if let Ok(range) = redis::streams::StreamRangeReply::from_redis_value(reply) {
+        for entry in &range.ids {
+            extract_all(entry);
+        }
+    }
+}
+
+/// MQTT 5 user properties (rumqttc's `PublishProperties`, whose names and values are strings),
+/// and the same in a whole v5 `Publish` whose topic is the first key.
+pub fn extract_mqtt(data: &[u8]) {
+    use rumqttc::v5::mqttbytes::QoS;
+    use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
+    let pairs = headers(data);
+    let properties = PublishProperties {
+        user_properties: pairs.iter().map(|(k, v)| (text(k), text(v))).collect(),
+        ..Default::default()
+    };
+    extract_all(&properties);
+    let topic = pairs.first().map(|(k, _)| text(k)).unwrap_or_default();
+    let publish = Publish::new(topic, QoS::AtLeastOnce, "", Some(properties));
+    extract_all(&publish);
+    let mut attributes = Vec::new();
+    tracebound::Extract::message_attributes(&publish, &mut attributes);
 }
 
 /// The process-environment carrier.
@@ -227,12 +296,14 @@ pub fn parse_b3(data: &[u8]) {
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its corpus directory.
-pub const TARGETS: [(&str, Target); 9] = [
+pub const TARGETS: [(&str, Target); 11] = [
     ("extract_maps", extract_maps),
     ("extract_http", extract_http),
     ("extract_amqp", extract_amqp),
     ("extract_nats", extract_nats),
     ("extract_kafka", extract_kafka),
+    ("extract_redis", extract_redis),
+    ("extract_mqtt", extract_mqtt),
     ("extract_env", extract_env),
     ("parse_trace_context", parse_trace_context),
     ("parse_baggage", parse_baggage),

@@ -200,7 +200,30 @@ pub mod brokers {
         for result in created {
             result.unwrap_or_else(|(t, e)| panic!("topic {t} was not created: {e}"));
         }
+        drop_off_runtime(admin);
         topic
+    }
+
+    /// Deletes `topic`, as a test that created it ends; a broker that refuses is not an error
+    /// of the test (the topic is unique to it), only said on stderr.
+    pub async fn kafka_delete_topic(topic: &str) {
+        use rdkafka::admin::{AdminClient, AdminOptions};
+        let admin: AdminClient<_> = kafka_config().create().expect("a Kafka admin client");
+        let wait = Some(std::time::Duration::from_secs(10));
+        let options = AdminOptions::new()
+            .operation_timeout(wait)
+            .request_timeout(wait);
+        match admin.delete_topics(&[topic], &options).await {
+            Ok(results) => {
+                for result in results {
+                    if let Err((t, e)) = result {
+                        eprintln!("topic {t} was not deleted: {e}");
+                    }
+                }
+            }
+            Err(e) => eprintln!("topic {topic} was not deleted: {e}"),
+        }
+        drop_off_runtime(admin);
     }
 
     /// A client configuration for the test broker, with short timeouts so a fault shows
@@ -473,11 +496,13 @@ pub mod proxy {
             let accept = tokio::spawn(async move {
                 while let Ok((client, _)) = listener.accept().await {
                     counter.fetch_add(1, Ordering::Relaxed);
+                    // The generation at accept: a reset while the upstream connects closes it.
                     let faults = watcher.subscribe();
+                    let generation = faults.borrow().generation;
                     let upstream = upstream.clone();
                     tokio::spawn(async move {
                         if let Ok(server) = TcpStream::connect(&upstream).await {
-                            relay(client, server, faults).await;
+                            relay(client, server, faults, generation).await;
                         }
                     });
                 }
@@ -518,8 +543,12 @@ pub mod proxy {
         }
     }
 
-    async fn relay(client: TcpStream, server: TcpStream, mut faults: watch::Receiver<Faults>) {
-        let generation = faults.borrow().generation;
+    async fn relay(
+        client: TcpStream,
+        server: TcpStream,
+        mut faults: watch::Receiver<Faults>,
+        generation: u64,
+    ) {
         let _ = client.set_nodelay(true);
         let _ = server.set_nodelay(true);
         let (mut client_read, mut client_write) = client.into_split();

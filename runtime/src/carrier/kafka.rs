@@ -10,6 +10,10 @@
 //! being refused as holding two parents. What tracebound writes replaces the key's earlier
 //! headers, so it never leaves two.
 //!
+//! Headers are read through librdkafka itself: a header key that is not UTF-8, which any
+//! producer can send and on which rdkafka's own `Headers::iter` panics, is skipped, and a key
+//! with a NUL inside never matches the name before its NUL.
+//!
 //! A whole received message (`BorrowedMessage`, `OwnedMessage`) is a carrier too: its headers,
 //! and the Kafka attributes of semantic conventions v1.44: `messaging.destination.name` (the
 //! topic), `messaging.destination.partition.id`, `messaging.kafka.offset`,
@@ -20,37 +24,106 @@ use opentelemetry::KeyValue;
 use rdkafka::Message;
 use rdkafka::bindings;
 use rdkafka::consumer::{Consumer, ConsumerContext};
-use rdkafka::message::{
-    BorrowedHeaders, BorrowedMessage, Header, Headers, OwnedHeaders, OwnedMessage,
-};
-use std::ffi::CStr;
+use rdkafka::message::{BorrowedHeaders, BorrowedMessage, Header, OwnedHeaders, OwnedMessage};
+use std::ffi::{CStr, CString};
 use std::sync::Arc;
+
+/// The librdkafka header list behind `headers`.
+///
+/// rdkafka hands out `&BorrowedHeaders` as the address of librdkafka's `rd_kafka_headers_t`
+/// itself (a zero-sized type at that address, as its `from_native_ptr` makes it), and reads its
+/// headers through that address; `OwnedHeaders::as_borrowed` is the same. tracebound reads the
+/// list through librdkafka too, because rdkafka's `Headers::iter` and `get` panic on a header
+/// key that is not UTF-8, which any producer can send. The `a_hostile_key_is_skipped` test
+/// checks that this address is the list (counts and values agree with rdkafka's own reading).
+fn native(headers: &BorrowedHeaders) -> *const bindings::rd_kafka_headers_t {
+    (headers as *const BorrowedHeaders).cast()
+}
+
+/// `key` as a C string, on the stack for the header names tracebound looks up; `None` if it
+/// holds a NUL (no header name can match it).
+fn with_name<T>(key: &str, f: impl FnOnce(&CStr) -> Option<T>) -> Option<T> {
+    let mut buffer = [0u8; 64];
+    if key.len() < buffer.len() {
+        buffer[..key.len()].copy_from_slice(key.as_bytes());
+        f(CStr::from_bytes_with_nul(&buffer[..=key.len()]).ok()?)
+    } else {
+        f(CString::new(key).ok()?.as_c_str())
+    }
+}
 
 /// The value of the last header named `key`, if it is readable: an unreadable last value
 /// hides the earlier ones, as `lastHeader` does.
-fn last<'a, H: Headers>(headers: &'a H, key: &str) -> Option<&'a str> {
-    let header = headers.iter().filter(|h| h.key == key).last()?;
-    header.value.and_then(readable)
+fn last<'a>(headers: &'a BorrowedHeaders, key: &str) -> Option<&'a str> {
+    with_name(key, |name| {
+        let mut value = std::ptr::null();
+        let mut size = 0;
+        // SAFETY: `native` is the live list `headers` borrows for `'a`; librdkafka compares
+        // `name` (NUL-terminated, alive for the call) by length and bytes, and on success points
+        // `value` at the header's value (null for a null header) of `size` bytes, which lives
+        // as long as the list.
+        let found = unsafe {
+            bindings::rd_kafka_header_get_last(
+                native(headers),
+                name.as_ptr(),
+                &mut value,
+                &mut size,
+            )
+        };
+        if found != bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || value.is_null() {
+            return None;
+        }
+        // SAFETY: as above: `size` bytes at `value`, alive for `'a`.
+        readable(unsafe { std::slice::from_raw_parts(value.cast::<u8>(), size) })
+    })
+}
+
+/// Every header name that is UTF-8, in order; one that is not is left out (and is never the
+/// name of a header tracebound reads).
+fn names(headers: &BorrowedHeaders) -> Vec<&str> {
+    let mut names = Vec::new();
+    for index in 0.. {
+        let (mut name, mut value, mut size) = (std::ptr::null(), std::ptr::null(), 0);
+        // SAFETY: as in `last`; `name` is pointed at the NUL-terminated name of header `index`,
+        // alive as long as the list, or the call fails past the last header.
+        let found = unsafe {
+            bindings::rd_kafka_header_get_all(
+                native(headers),
+                index,
+                &mut name,
+                &mut value,
+                &mut size,
+            )
+        };
+        if found != bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || name.is_null() {
+            break;
+        }
+        // SAFETY: a NUL-terminated string alive as long as the list.
+        if let Ok(name) = unsafe { CStr::from_ptr(name) }.to_str() {
+            names.push(name);
+        }
+    }
+    names
 }
 
 macro_rules! extract {
-    ($t:ty) => {
+    ($t:ty, $borrowed:expr) => {
         impl Extract for $t {
             fn get(&self, key: &str) -> Option<&str> {
-                last(self, key)
+                last($borrowed(self), key)
             }
             fn keys(&self) -> Vec<&str> {
-                self.iter().map(|h| h.key).collect()
+                names($borrowed(self))
             }
             fn get_all(&self, key: &str) -> Vec<&str> {
-                last(self, key).into_iter().collect()
+                last($borrowed(self), key).into_iter().collect()
             }
         }
     };
 }
 
-extract!(OwnedHeaders);
-extract!(BorrowedHeaders);
+extract!(OwnedHeaders, OwnedHeaders::as_borrowed);
+extract!(BorrowedHeaders, std::convert::identity);
 
 fn kafka_attributes<M: Message>(message: &M, attributes: &mut Vec<KeyValue>) {
     attributes.push(KeyValue::new("messaging.system", "kafka"));
@@ -136,6 +209,10 @@ impl Group {
 
     /// The group `consumer` was configured with (`group.id`), or `None` for a consumer without
     /// one.
+    ///
+    /// It waits for librdkafka's main thread to answer: call it once, when the consumer is
+    /// made, and never from inside one of librdkafka's callbacks (a `ClientContext` or
+    /// `ConsumerContext` method), which run on that thread.
     pub fn of<C: Consumer<X>, X: ConsumerContext>(consumer: &C) -> Option<Self> {
         let client = consumer.client().native_ptr();
         // SAFETY: `client` is the live handle of `consumer`, borrowed for this call. The
@@ -199,12 +276,17 @@ impl<M: Extract> Extract for InGroup<'_, M> {
 
 impl Inject for OwnedHeaders {
     fn set(&mut self, key: &str, value: String) {
-        // librdkafka appends; rebuild without the earlier values of `key` so there is one.
-        let mut rebuilt = OwnedHeaders::new_with_capacity(self.count() + 1);
-        for header in self.iter().filter(|h| h.key != key) {
-            rebuilt = rebuilt.insert(header);
-        }
-        *self = rebuilt.insert(Header {
+        // librdkafka appends: remove the earlier headers of `key` first, so there is one.
+        with_name(key, |name| {
+            let list = native(self.as_borrowed()).cast_mut();
+            // SAFETY: `self` is borrowed mutably, so nothing else reads the list while
+            // librdkafka removes from it; an `OwnedHeaders` list is writable (rdkafka's own
+            // `insert` adds to it the same way), and `name` is alive for the call. `NOENT` (no
+            // such header) leaves it as it was.
+            unsafe { bindings::rd_kafka_header_remove(list, name.as_ptr()) };
+            Some(())
+        });
+        *self = std::mem::take(self).insert(Header {
             key,
             value: Some(value.as_bytes()),
         });
@@ -215,6 +297,7 @@ impl Inject for OwnedHeaders {
 mod tests {
     use super::*;
     use rdkafka::Timestamp;
+    use rdkafka::message::Headers;
 
     fn attributes(message: &OwnedMessage) -> Vec<(String, String)> {
         let mut found = Vec::new();
@@ -369,5 +452,63 @@ mod tests {
             Some(&KeyValue::new("messaging.consumer.group.name", "billing"))
         );
         assert_eq!(found.len(), attributes(&message).len() + 1);
+    }
+
+    #[test]
+    fn a_hostile_key_is_skipped() {
+        let mut headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "traceparent",
+                value: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            })
+            .insert(Header {
+                key: "baggage",
+                value: Some("a=1"),
+            });
+        // The list tracebound reads is the one rdkafka reads.
+        let list = native(headers.as_borrowed());
+        assert_eq!(
+            unsafe { bindings::rd_kafka_header_cnt(list) },
+            headers.count()
+        );
+        assert_eq!(names(headers.as_borrowed()), ["traceparent", "baggage"]);
+        // A producer sent a key that is not UTF-8, and one with a NUL inside
+        // (`traceparent\0x`, which must not read as `traceparent`): rdkafka's own
+        // iteration would panic on the first.
+        for raw in [&b"\xff\xfe"[..], &b"traceparent\0x"[..]] {
+            let value = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+            let added = unsafe {
+                bindings::rd_kafka_header_add(
+                    list.cast_mut(),
+                    raw.as_ptr().cast(),
+                    raw.len() as isize,
+                    value.as_ptr().cast(),
+                    value.len() as isize,
+                )
+            };
+            assert_eq!(
+                added,
+                bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+            );
+        }
+        assert_eq!(
+            Extract::get(&headers, "traceparent"),
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        );
+        assert_eq!(Extract::get(&headers, "baggage"), Some("a=1"));
+        // The NUL-cut name is listed as what precedes the NUL; the other is left out.
+        assert_eq!(headers.keys(), ["traceparent", "baggage", "traceparent"]);
+        // Injecting into such headers neither panics nor drops the stranger's header.
+        headers.set("baggage", "b=2".into());
+        assert_eq!(Extract::get(&headers, "baggage"), Some("b=2"));
+        assert_eq!(
+            unsafe { bindings::rd_kafka_header_cnt(native(headers.as_borrowed())) },
+            4
+        );
+        // A key longer than the stack buffer, and one with a NUL.
+        let long = "x".repeat(100);
+        headers.set(&long, "long".into());
+        assert_eq!(Extract::get(&headers, &long), Some("long"));
+        assert_eq!(Extract::get(&headers, "trace\0parent"), None);
     }
 }

@@ -60,7 +60,7 @@ pub const MAX_VALUE_LEN: usize = 8192;
             headers (feature `kafka`), redis stream entries (feature `redis`), MQTT 5 \
             PublishProperties (feature `mqtt`), \
             those crates' whole messages (lapin's Delivery, async_nats::Message, rdkafka's \
-            BorrowedMessage), and `&C` / `Option<C>` of these"
+            BorrowedMessage, rumqttc's v5 Publish), and `&C` / `Option<C>` of these"
 )]
 pub trait Extract {
     /// The value under `key`, if present and readable as a header value.

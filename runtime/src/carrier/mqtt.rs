@@ -71,7 +71,10 @@ impl Extract for Publish {
     }
     fn message_attributes(&self, attributes: &mut Vec<KeyValue>) {
         attributes.push(KeyValue::new("messaging.system", "mqtt"));
-        if let Ok(topic) = std::str::from_utf8(&self.topic) {
+        // A publish sent by topic alias has an empty topic: no destination to name.
+        if let Ok(topic) = std::str::from_utf8(&self.topic).map(str::trim)
+            && !topic.is_empty()
+        {
             attributes.push(KeyValue::new(
                 "messaging.destination.name",
                 topic.to_owned(),
