@@ -375,10 +375,9 @@ async fn mqtt311_carries_no_context_and_says_so_once() {
         tokio::spawn(async move {
             while let Ok(event) = events.poll().await {
                 match event {
+                    // Once the test is over nobody receives: the task ends with its runtime.
                     rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) => {
-                        if tx.send(p).is_err() {
-                            return;
-                        }
+                        let _ = tx.send(p);
                     }
                     rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_)) => {
                         let _ = subscribed.send(());
