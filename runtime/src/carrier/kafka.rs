@@ -276,6 +276,11 @@ impl<M: Extract> Extract for InGroup<'_, M> {
 
 impl Inject for OwnedHeaders {
     fn set(&mut self, key: &str, value: String) {
+        // A name with a NUL is not written: librdkafka finds and removes headers by C string,
+        // so it could never be read back or replaced as itself.
+        if key.contains('\0') {
+            return;
+        }
         // librdkafka appends: remove the earlier headers of `key` first, so there is one.
         with_name(key, |name| {
             let list = native(self.as_borrowed()).cast_mut();
@@ -510,5 +515,10 @@ mod tests {
         headers.set(&long, "long".into());
         assert_eq!(Extract::get(&headers, &long), Some("long"));
         assert_eq!(Extract::get(&headers, "trace\0parent"), None);
+        // A baggage key set by the application can hold a NUL, and the Jaeger propagator
+        // writes one header per baggage key: such a name is not written.
+        let before = headers.count();
+        headers.set("uberctx-a\0b", "1".into());
+        assert_eq!(headers.count(), before);
     }
 }
