@@ -171,119 +171,71 @@ fn rows() -> Vec<Row> {
     let kafka: &'static OwnedHeaders = Box::leak(Box::new(kafka_headers()));
     let entry: &'static StreamId = Box::leak(Box::new(stream_entry()));
     let mqtt: &'static PublishProperties = Box::leak(Box::new(mqtt_properties()));
+    // An extraction row: `carrier` read by tracebound and through the hand-written `$by_hand`.
+    macro_rules! extract {
+        ($name:literal, $carrier:expr, $by_hand:ident) => {
+            Row {
+                name: $name,
+                tracebound: Box::new(move |n| {
+                    for _ in 0..n {
+                        black_box(tracebound::propagation::extract_using(
+                            propagator,
+                            empty,
+                            black_box($carrier),
+                        ));
+                    }
+                }),
+                by_hand: Box::new(move |n| {
+                    for _ in 0..n {
+                        black_box(
+                            propagator.extract_with_context(empty, &$by_hand(black_box($carrier))),
+                        );
+                    }
+                }),
+            }
+        };
+    }
+    // An injection row: a new `$carrier` written by tracebound and through `$by_hand`.
+    macro_rules! inject {
+        ($name:literal, $carrier:ty, $by_hand:ident) => {
+            Row {
+                name: $name,
+                tracebound: Box::new(move |n| {
+                    for _ in 0..n {
+                        let mut carrier = <$carrier>::default();
+                        tracebound::propagation::inject_using(
+                            propagator,
+                            black_box(cx),
+                            &mut carrier,
+                        );
+                        black_box(carrier);
+                    }
+                }),
+                by_hand: Box::new(move |n| {
+                    for _ in 0..n {
+                        let mut carrier = <$carrier>::default();
+                        propagator.inject_context(black_box(cx), &mut $by_hand(&mut carrier));
+                        black_box(carrier);
+                    }
+                }),
+            }
+        };
+    }
     vec![
-        Row {
-            name: "Kafka OwnedHeaders: extract",
-            tracebound: Box::new(move |n| {
-                for _ in 0..n {
-                    black_box(tracebound::propagation::extract_using(
-                        propagator,
-                        empty,
-                        black_box(kafka),
-                    ));
-                }
-            }),
-            by_hand: Box::new(move |n| {
-                for _ in 0..n {
-                    black_box(
-                        propagator.extract_with_context(empty, &KafkaExtractor(black_box(kafka))),
-                    );
-                }
-            }),
-        },
-        Row {
-            name: "Kafka OwnedHeaders: inject",
-            tracebound: Box::new(move |n| {
-                for _ in 0..n {
-                    let mut headers = OwnedHeaders::new();
-                    tracebound::propagation::inject_using(propagator, black_box(cx), &mut headers);
-                    black_box(headers);
-                }
-            }),
-            by_hand: Box::new(move |n| {
-                for _ in 0..n {
-                    let mut headers = OwnedHeaders::new();
-                    propagator.inject_context(black_box(cx), &mut KafkaInjector(&mut headers));
-                    black_box(headers);
-                }
-            }),
-        },
-        Row {
-            name: "Redis StreamId: extract",
-            tracebound: Box::new(move |n| {
-                for _ in 0..n {
-                    black_box(tracebound::propagation::extract_using(
-                        propagator,
-                        empty,
-                        black_box(entry),
-                    ));
-                }
-            }),
-            by_hand: Box::new(move |n| {
-                for _ in 0..n {
-                    black_box(
-                        propagator.extract_with_context(empty, &RedisExtractor(black_box(entry))),
-                    );
-                }
-            }),
-        },
-        Row {
-            name: "Redis XADD fields: inject",
-            tracebound: Box::new(move |n| {
-                for _ in 0..n {
-                    let mut fields: Vec<(String, Vec<u8>)> = Vec::new();
-                    tracebound::propagation::inject_using(propagator, black_box(cx), &mut fields);
-                    black_box(fields);
-                }
-            }),
-            by_hand: Box::new(move |n| {
-                for _ in 0..n {
-                    let mut fields: Vec<(String, Vec<u8>)> = Vec::new();
-                    propagator.inject_context(black_box(cx), &mut FieldsInjector(&mut fields));
-                    black_box(fields);
-                }
-            }),
-        },
-        Row {
-            name: "MQTT 5 PublishProperties: extract",
-            tracebound: Box::new(move |n| {
-                for _ in 0..n {
-                    black_box(tracebound::propagation::extract_using(
-                        propagator,
-                        empty,
-                        black_box(mqtt),
-                    ));
-                }
-            }),
-            by_hand: Box::new(move |n| {
-                for _ in 0..n {
-                    black_box(
-                        propagator.extract_with_context(empty, &MqttExtractor(black_box(mqtt))),
-                    );
-                }
-            }),
-        },
-        Row {
-            name: "MQTT 5 PublishProperties: inject",
-            tracebound: Box::new(move |n| {
-                for _ in 0..n {
-                    let mut properties = PublishProperties::default();
-                    tracebound::propagation::inject_using(
-                        propagator,
-                        black_box(cx),
-                        &mut properties,
-                    );
-                    black_box(properties);
-                }
-            }),
-            by_hand: Box::new(move |n| {
-                for _ in 0..n {
-                    let mut properties = PublishProperties::default();
-                    propagator.inject_context(black_box(cx), &mut MqttInjector(&mut properties));
-                    black_box(properties);
-                }
-            }),
-        },
+        extract!("Kafka OwnedHeaders: extract", kafka, KafkaExtractor),
+        inject!("Kafka OwnedHeaders: inject", OwnedHeaders, KafkaInjector),
+        extract!("Redis StreamId: extract", entry, RedisExtractor),
+        inject!(
+            "Redis XADD fields: inject",
+            Vec<(String, Vec<u8>)>,
+            FieldsInjector
+        ),
+        extract!("MQTT 5 PublishProperties: extract", mqtt, MqttExtractor),
+        inject!(
+            "MQTT 5 PublishProperties: inject",
+            PublishProperties,
+            MqttInjector
+        ),
     ]
 }
 

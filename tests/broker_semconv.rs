@@ -17,7 +17,7 @@ use opentelemetry::trace::SpanKind;
 use opentelemetry_sdk::trace::SpanData;
 use std::time::Duration;
 use tracebound::{traced_consumer, traced_producer};
-use tracebound_tests::brokers::{amqp, enabled, exclusive_queue, nats, unique};
+use tracebound_tests::brokers::{amqp, enabled, exclusive_queue, jetstream_pull, nats, unique};
 use tracebound_tests::{attribute, ids, linked, traced};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -316,25 +316,8 @@ async fn jetstream_fetch_is_a_receive_span_and_messages_know_their_consumer() {
     }
     let client = nats().await;
     let js = jetstream::new(client);
-    let name = unique("tracebound-js").replace('.', "-");
-    let subject = format!("{name}.orders");
-    let stream = js
-        .create_stream(jetstream::stream::Config {
-            name: name.clone(),
-            subjects: vec![subject.clone()],
-            storage: jetstream::stream::StorageType::Memory,
-            ..Default::default()
-        })
-        .await
-        .unwrap_or_else(|e| panic!("JetStream refused a stream: {e}"));
+    let (name, subject, consumer) = jetstream_pull(&js, "tracebound-js", None).await;
     let durable = format!("{name}-workers");
-    let consumer: jetstream::consumer::PullConsumer = stream
-        .create_consumer(jetstream::consumer::pull::Config {
-            durable_name: Some(durable.clone()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
 
     let root = "jetstream-semconv";
     let (fetched, trace) = traced(root, async {

@@ -12,7 +12,7 @@ use opentelemetry::Value;
 use opentelemetry::trace::SpanKind;
 use std::time::Duration;
 use tracebound::{traced_consumer, traced_producer};
-use tracebound_tests::brokers::{enabled, nats, unique};
+use tracebound_tests::brokers::{enabled, jetstream_pull, nats, nats_address, unique};
 use tracebound_tests::proxy::Proxy;
 use tracebound_tests::{attribute, figures, traced};
 
@@ -50,28 +50,18 @@ fn delivered(msg: &jetstream::Message) -> i64 {
 )]
 async fn process(msg: &jetstream::Message, worker: &str) {}
 
-/// A stream and a durable pull consumer on it, with an ack wait of `ack_wait`.
-async fn setup(js: &jetstream::Context, ack_wait: Duration) -> (String, String, PullConsumer) {
-    let name = unique("tracebound-faults").replace('.', "-");
-    let subject = format!("{name}.orders");
-    let stream = js
-        .create_stream(jetstream::stream::Config {
-            name: name.clone(),
-            subjects: vec![subject.clone()],
-            storage: jetstream::stream::StorageType::Memory,
-            ..Default::default()
-        })
-        .await
-        .unwrap_or_else(|e| panic!("JetStream refused a stream: {e}"));
-    let consumer = stream
-        .create_consumer(jetstream::consumer::pull::Config {
-            durable_name: Some(format!("{name}-workers")),
-            ack_wait,
-            ..Default::default()
-        })
+/// Sends each of `orders`, in order, each under its own send span.
+async fn send_all(js: &jetstream::Context, subject: &str, orders: &[String]) {
+    for order in orders {
+        send(
+            js,
+            subject,
+            order.clone(),
+            &mut async_nats::HeaderMap::new(),
+        )
         .await
         .unwrap();
-    (name, subject, consumer)
+    }
 }
 
 /// Up to `max` messages, waiting at most `expires`.
@@ -164,20 +154,12 @@ async fn a_message_past_its_ack_wait_is_redelivered_under_the_same_send_span() {
     }
     let work = async {
         let js = jetstream::new(nats().await);
-        let (name, subject, consumer) = setup(&js, Duration::from_secs(1)).await;
+        let (name, subject, consumer) =
+            jetstream_pull(&js, "tracebound-faults", Some(Duration::from_secs(1))).await;
         let root = "jetstream-ack-timeout";
         let orders: Vec<String> = (0..3).map(|i| format!("{root}-{i}")).collect();
         let ((), trace) = traced(root, async {
-            for order in &orders {
-                send(
-                    &js,
-                    &subject,
-                    order.clone(),
-                    &mut async_nats::HeaderMap::new(),
-                )
-                .await
-                .unwrap();
-            }
+            send_all(&js, &subject, &orders).await;
             // The first fetch processes all three and acknowledges only the first: the others
             // time out.
             let first = fetch(&consumer, 3, Duration::from_secs(5)).await;
@@ -224,23 +206,13 @@ async fn a_consumer_reset_mid_batch_leaves_its_unacked_messages_to_the_next_fetc
     let work = async {
         const SENT: usize = 10;
         let js = jetstream::new(nats().await);
-        let (name, subject, consumer) = setup(&js, Duration::from_secs(1)).await;
-        let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-        let upstream = url.trim_start_matches("nats://").to_owned();
-        let proxy = Proxy::start(&upstream).await;
+        let (name, subject, consumer) =
+            jetstream_pull(&js, "tracebound-faults", Some(Duration::from_secs(1))).await;
+        let proxy = Proxy::start(&nats_address()).await;
         let root = "jetstream-reset";
         let orders: Vec<String> = (0..SENT).map(|i| format!("{root}-{i}")).collect();
         let ((), trace) = traced(root, async {
-            for order in &orders {
-                send(
-                    &js,
-                    &subject,
-                    order.clone(),
-                    &mut async_nats::HeaderMap::new(),
-                )
-                .await
-                .unwrap();
-            }
+            send_all(&js, &subject, &orders).await;
             // The doomed worker, connected through the proxy, takes the whole batch,
             // acknowledges four (each confirmed by the server), processes a fifth, and loses
             // its connection before acknowledging it.
@@ -325,8 +297,7 @@ async fn a_stalled_publisher_delays_its_messages_and_loses_none() {
         let subject = unique("tracebound.stalls");
         let mut subscription = subscriber_client.subscribe(subject.clone()).await.unwrap();
         subscriber_client.flush().await.unwrap();
-        let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-        let proxy = Proxy::start(url.trim_start_matches("nats://")).await;
+        let proxy = Proxy::start(&nats_address()).await;
         let publisher = async_nats::connect(format!("nats://{}", proxy.addr()))
             .await
             .unwrap();

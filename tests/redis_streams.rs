@@ -18,7 +18,7 @@ use redis::streams::{
 };
 use std::time::Duration;
 use tracebound::{traced_consumer, traced_producer};
-use tracebound_tests::brokers::{enabled, redis_at, redis_url, unique};
+use tracebound_tests::brokers::{enabled, redis_address, redis_at, redis_url, unique};
 use tracebound_tests::proxy::Proxy;
 use tracebound_tests::{attribute, figures, traced};
 
@@ -195,15 +195,7 @@ async fn a_pending_entry_claimed_from_a_dead_consumer_keeps_its_parent() {
         let mut con = redis_at(&redis_url()).await;
         let group = "billing";
         let stream = new_stream(&mut con, group).await;
-        let target = match redis::Client::open(redis_url().as_str())
-            .expect("a Redis URL")
-            .get_connection_info()
-            .addr()
-        {
-            redis::ConnectionAddr::Tcp(host, port) => format!("{host}:{port}"),
-            other => panic!("the proxy needs a TCP address, not {other:?}"),
-        };
-        let proxy = Proxy::start(&target).await;
+        let proxy = Proxy::start(&redis_address()).await;
         let recorder = tracebound::testing::install();
         let ((), trace) = traced("redis-claim", async {
             for i in 0..SENT {

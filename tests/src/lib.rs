@@ -135,13 +135,59 @@ pub mod brokers {
         format!("{prefix}-{}-{nanos}", std::process::id())
     }
 
+    /// The NATS URL: `NATS_URL`, or the machine's server.
+    pub fn nats_url() -> String {
+        std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+    }
+
+    /// The NATS server's `host:port`, for a proxy in front of it.
+    pub fn nats_address() -> String {
+        let url = nats_url();
+        url.trim_start_matches("nats://").to_owned()
+    }
+
     /// A connection to NATS at `NATS_URL` (default: the local server); panics if it is
     /// unreachable, since an enabled broker test must not pass silently.
     pub async fn nats() -> async_nats::Client {
-        let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+        let url = nats_url();
         async_nats::connect(&url)
             .await
             .unwrap_or_else(|e| panic!("NATS at {url} is unreachable: {e}"))
+    }
+
+    /// A JetStream stream of its own in memory, `{prefix}-{pid}-{nanos}` on subject
+    /// `{name}.orders`, and a durable pull consumer `{name}-workers` on it (with `ack_wait`,
+    /// or the server's default): its name, its subject and the consumer.
+    pub async fn jetstream_pull(
+        js: &async_nats::jetstream::Context,
+        prefix: &str,
+        ack_wait: Option<std::time::Duration>,
+    ) -> (
+        String,
+        String,
+        async_nats::jetstream::consumer::PullConsumer,
+    ) {
+        use async_nats::jetstream::{consumer, stream};
+        let name = unique(prefix).replace('.', "-");
+        let subject = format!("{name}.orders");
+        let created = js
+            .create_stream(stream::Config {
+                name: name.clone(),
+                subjects: vec![subject.clone()],
+                storage: stream::StorageType::Memory,
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("JetStream refused a stream: {e}"));
+        let mut config = consumer::pull::Config {
+            durable_name: Some(format!("{name}-workers")),
+            ..Default::default()
+        };
+        if let Some(ack_wait) = ack_wait {
+            config.ack_wait = ack_wait;
+        }
+        let consumer = created.create_consumer(config).await.unwrap();
+        (name, subject, consumer)
     }
 
     /// A queue of this channel's connection only, deleted with it: `{prefix}-{pid}-{nanos}`.
@@ -168,10 +214,23 @@ pub mod brokers {
         std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
     }
 
+    /// An admin client for the test broker, and options that wait 10 s for it.
+    fn kafka_admin() -> (
+        rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext>,
+        rdkafka::admin::AdminOptions,
+    ) {
+        let admin = kafka_config().create().expect("a Kafka admin client");
+        let wait = Some(std::time::Duration::from_secs(10));
+        let options = rdkafka::admin::AdminOptions::new()
+            .operation_timeout(wait)
+            .request_timeout(wait);
+        (admin, options)
+    }
+
     /// A new topic with `partitions` partitions, `{prefix}-{pid}-{nanos}`, created on the Kafka
     /// broker (tansu creates no topic by itself); panics if the broker is unreachable.
     pub async fn kafka_topic(prefix: &str, partitions: i32) -> String {
-        use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+        use rdkafka::admin::{NewTopic, TopicReplication};
         let brokers = kafka_brokers();
         let first = brokers.split(',').next().unwrap_or_default().to_owned();
         if let Err(e) = tokio::net::TcpStream::connect(&first).await {
@@ -180,12 +239,8 @@ pub mod brokers {
                  (see README, \"Kafka\")"
             );
         }
-        let admin: AdminClient<_> = kafka_config().create().expect("a Kafka admin client");
+        let (admin, options) = kafka_admin();
         let topic = unique(prefix);
-        let wait = std::time::Duration::from_secs(10);
-        let options = AdminOptions::new()
-            .operation_timeout(Some(wait))
-            .request_timeout(Some(wait));
         let created = admin
             .create_topics(
                 &[NewTopic::new(
@@ -207,12 +262,7 @@ pub mod brokers {
     /// Deletes `topic`, as a test that created it ends; a broker that refuses is not an error
     /// of the test (the topic is unique to it), only said on stderr.
     pub async fn kafka_delete_topic(topic: &str) {
-        use rdkafka::admin::{AdminClient, AdminOptions};
-        let admin: AdminClient<_> = kafka_config().create().expect("a Kafka admin client");
-        let wait = Some(std::time::Duration::from_secs(10));
-        let options = AdminOptions::new()
-            .operation_timeout(wait)
-            .request_timeout(wait);
+        let (admin, options) = kafka_admin();
         match admin.delete_topics(&[topic], &options).await {
             Ok(results) => {
                 for result in results {
@@ -278,6 +328,16 @@ pub mod brokers {
             .get_multiplexed_async_connection()
             .await
             .unwrap_or_else(|e| panic!("Redis at {url} is unreachable: {e}"))
+    }
+
+    /// The Redis server's `host:port`, from `REDIS_URL`, for a proxy in front of it.
+    pub fn redis_address() -> String {
+        let url = redis_url();
+        let client = redis::Client::open(url.as_str()).unwrap_or_else(|e| panic!("{url}: {e}"));
+        match client.get_connection_info().addr() {
+            redis::ConnectionAddr::Tcp(host, port) => format!("{host}:{port}"),
+            other => panic!("a proxy needs a TCP address, not {other:?}"),
+        }
     }
 
     /// Mosquitto's address: `MQTT_HOST` and `MQTT_PORT`, or the machine's broker.

@@ -53,21 +53,16 @@ impl Inject for PublishProperties {
     }
 }
 
+/// A publish reads its properties through `Option<C>`'s carrier: none hold no context.
 impl Extract for Publish {
     fn get(&self, key: &str) -> Option<&str> {
-        Extract::get(self.properties.as_ref()?, key)
+        Extract::get(&self.properties, key)
     }
     fn keys(&self) -> Vec<&str> {
-        self.properties
-            .as_ref()
-            .map(Extract::keys)
-            .unwrap_or_default()
+        self.properties.keys()
     }
     fn get_all(&self, key: &str) -> Vec<&str> {
-        self.properties
-            .as_ref()
-            .map(|p| Extract::get_all(p, key))
-            .unwrap_or_default()
+        Extract::get_all(&self.properties, key)
     }
     fn message_attributes(&self, attributes: &mut Vec<KeyValue>) {
         attributes.push(KeyValue::new("messaging.system", "mqtt"));
