@@ -129,6 +129,7 @@ async fn checkout(client: &Client, orders: SocketAddr, id: u64) -> (String, Stri
 async fn serve(app: axum::Router) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
+    // tracebound: allow(lost) the server's accept loop: each request starts from its own headers in ServerLayer
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(address)
 }

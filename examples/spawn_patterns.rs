@@ -18,8 +18,9 @@ use tracebound::traced_task;
 
 async fn plain_handle_order(order: u64) {
     in_span_at_first_poll("plain_handle_order", async move {
-        let reserve = tokio::spawn(plain_reserve_stock(order));
-        let email = tokio::spawn(plain_send_confirmation(order));
+        // The broken half of the comparison: these two lose their parent on purpose.
+        let reserve = tokio::spawn(plain_reserve_stock(order)); // tracebound: allow(lost) shown broken on purpose
+        let email = tokio::spawn(plain_send_confirmation(order)); // tracebound: allow(lost) shown broken on purpose
         let _ = tokio::join!(reserve, email);
     })
     .await

@@ -125,6 +125,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
+    // tracebound: allow(lost) the server's accept loop: each request's trace starts from its headers
     tokio::spawn(async move { axum::serve(listener, app(queue)).await });
 
     let response = call(address).await;

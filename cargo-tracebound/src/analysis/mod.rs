@@ -1,0 +1,47 @@
+//! The audit's two passes: index every function of the workspace, then judge every boundary of
+//! the selected packages.
+
+pub(crate) mod carry;
+pub(crate) mod expr;
+
+use crate::boundary::Auditor;
+use crate::index::Index;
+use crate::source::SourceFile;
+use crate::workspace::Workspace;
+use crate::{Audit, suppress};
+
+pub(crate) fn run(workspace: Workspace) -> Audit {
+    let mut problems = workspace.problems;
+    let mut files = Vec::new();
+    for package in &workspace.packages {
+        for path in &package.files {
+            match SourceFile::read(path, package.selected) {
+                Ok(file) => files.push(file),
+                Err(problem) if package.selected => problems.push(problem),
+                // Only the selected packages are reported on.
+                Err(_) => {}
+            }
+        }
+    }
+    let index = Index::build(&files);
+    let mut audit = Audit {
+        root: workspace.root,
+        ..Audit::default()
+    };
+    for file in files.iter().filter(|f| f.selected) {
+        let mut auditor = Auditor::new(file, &index);
+        auditor.audit();
+        let mut findings = auditor.findings;
+        suppress::apply(&file.text, &mut findings);
+        audit.findings.extend(findings);
+        audit.files += 1;
+        audit.lines += file.text.lines().count();
+    }
+    audit
+        .findings
+        .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    audit.findings.dedup();
+    problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    audit.problems = problems;
+    audit
+}

@@ -1,0 +1,315 @@
+//! Messages: lapin's `basic_publish` and consumers, async-nats' publishes and subscribers,
+//! rdkafka's records and consumers.
+
+use quote::ToTokens;
+use syn::visit::Visit;
+use syn::{Expr, ExprMethodCall};
+
+use super::{Auditor, Binding, Judgement};
+use crate::analysis::carry::call_kind;
+use crate::analysis::expr;
+use crate::index::{Call, Callee};
+
+const PRODUCER_FIX: &str = "annotate the sending fn with #[traced_producer(carrier = headers)], or call tracebound::propagation::inject(&mut headers) before sending";
+const CONSUMER_FIX: &str = "handle each message in a #[traced_consumer(carrier = …)] fn, or extract its context with tracebound::propagation::extract (tracebound::stream::per_message for a stream)";
+
+pub(super) fn method(a: &mut Auditor<'_>, m: &ExprMethodCall) -> Option<(&'static str, Judgement)> {
+    let name = m.method.to_string();
+    let args: Vec<&Expr> = m.args.iter().collect();
+    if name == "basic_publish" && a.file.mentions("lapin") {
+        let properties = args.last()?;
+        return Some(("lapin basic_publish", producer(a, properties)));
+    }
+    if a.file.mentions("async_nats") {
+        let receiver = a.describe(&m.receiver);
+        if !(receiver.contains("redis") || receiver.contains("rumqttc")) {
+            match (name.as_str(), args.len()) {
+                ("publish" | "request", 2) => {
+                    return Some((
+                        "async-nats publish",
+                        Judgement::lost(
+                            format!(
+                                "`{name}` sends no headers, so no trace context goes with the message"
+                            ),
+                            format!(
+                                "send with `{name}_with_headers`, with headers from #[traced_producer(carrier = headers)] or tracebound::propagation::inject"
+                            ),
+                        ),
+                    ));
+                }
+                ("publish_with_headers" | "request_with_headers", 3)
+                | ("publish_with_reply_and_headers", 4) => {
+                    let headers = args[args.len() - 2];
+                    return Some(("async-nats publish", producer(a, headers)));
+                }
+                _ => {}
+            }
+        }
+    }
+    if matches!(name.as_str(), "send" | "send_result")
+        && (1..=2).contains(&args.len())
+        && a.file.mentions("rdkafka")
+    {
+        let record = a.describe(args[0]);
+        if record.contains("Record") {
+            let judgement = if let Some(headers) = headers_of(a, args[0], 0) {
+                producer(a, headers)
+            } else {
+                Judgement::lost(
+                    "the record has no headers, so no trace context goes with it",
+                    PRODUCER_FIX,
+                )
+            };
+            return Some(("rdkafka send", judgement));
+        }
+    }
+    if matches!(
+        name.as_str(),
+        "for_each" | "for_each_concurrent" | "try_for_each" | "try_for_each_concurrent"
+    ) && let Some(system) = source(a, &m.receiver)
+    {
+        let handler = args.last()?;
+        return Some((system, handles(a, *handler, &m.receiver)));
+    }
+    None
+}
+
+/// `while let Some(m) = consumer.next().await { … }`, `for m in consumer.iter() { … }`.
+pub(super) fn consume_loop(
+    a: &mut Auditor<'_>,
+    source_expr: &Expr,
+    body: &syn::Block,
+) -> Option<(&'static str, Judgement)> {
+    let source_expr = match source_expr {
+        Expr::Let(l) => &*l.expr,
+        other => other,
+    };
+    let system = source(a, source_expr)?;
+    Some((system, handles(a, body, source_expr)))
+}
+
+/// `loop { let m = consumer.recv().await?; … }` and `loop { match consumer.recv().await { … } }`.
+pub(super) fn receive_loop(
+    a: &mut Auditor<'_>,
+    body: &syn::Block,
+) -> Option<(&'static str, Judgement)> {
+    body.stmts.iter().find_map(|stmt| {
+        let received = match stmt {
+            syn::Stmt::Local(l) => &*l.init.as_ref()?.expr,
+            syn::Stmt::Expr(Expr::Match(m), _) => &*m.expr,
+            syn::Stmt::Expr(Expr::If(i), _) => match &*i.cond {
+                Expr::Let(l) => &*l.expr,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let (_, methods) = expr::chain(received);
+        let receives = methods.iter().any(|m| {
+            matches!(
+                m.method.to_string().as_str(),
+                "recv" | "next" | "poll" | "try_next"
+            )
+        });
+        if !receives {
+            return None;
+        }
+        let system = source(a, received)?;
+        Some((system, handles(a, body, received)))
+    })
+}
+
+/// Which broker's messages an expression yields, if any.
+fn source(a: &Auditor<'_>, e: &Expr) -> Option<&'static str> {
+    let text = a.describe(e);
+    let has = |s: &str| text.contains(s);
+    if has("basic_consume") || has("lapin::Consumer") {
+        Some("lapin consume loop")
+    } else if a.file.mentions("async_nats")
+        && (has(".subscribe")
+            || has(".queue_subscribe")
+            || has("Subscriber")
+            || has(".messages")
+            || has(".fetch"))
+    {
+        Some("async-nats consume loop")
+    } else if a.file.mentions("rdkafka")
+        && (has("StreamConsumer") || has("BaseConsumer") || has("MessageStream"))
+    {
+        Some("rdkafka consume loop")
+    } else {
+        None
+    }
+}
+
+/// Whether a consumer's handling of each message extracts its context.
+fn handles(
+    a: &Auditor<'_>,
+    handler: &impl crate::analysis::carry::ToVisit,
+    source_expr: &Expr,
+) -> Judgement {
+    if a.describe(source_expr).contains("per_message") {
+        return Judgement::carried(
+            "tracebound::stream::per_message runs each message under the context extracted from it",
+        );
+    }
+    let mut find = Extracts {
+        auditor: a,
+        found: None,
+    };
+    handler.visit_with(&mut find);
+    match find.found {
+        Some(how) => Judgement::carried(how),
+        None => Judgement::lost(
+            "each message is handled without extracting the context from its headers: its spans are new roots",
+            CONSUMER_FIX,
+        ),
+    }
+}
+
+struct Extracts<'a, 'b> {
+    auditor: &'b Auditor<'a>,
+    found: Option<String>,
+}
+
+impl Extracts<'_, '_> {
+    fn name(&mut self, name: &str, call: Call) {
+        if self.found.is_some() {
+            return;
+        }
+        if matches!(
+            name,
+            "extract" | "extract_with" | "extract_using" | "extract_with_context"
+        ) {
+            self.found = Some(format!(
+                "the handler extracts the message's context with `{name}`"
+            ));
+        } else if let Callee::Traced("traced_consumer") = self.auditor.index.callee(name, call) {
+            self.found = Some(format!(
+                "`{name}` is #[traced_consumer]: it extracts each message's context"
+            ));
+        }
+    }
+}
+
+impl<'ast> Visit<'ast> for Extracts<'_, '_> {
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        if let Expr::Path(p) = &*call.func {
+            self.name(&expr::last_ident(&p.path), call_kind(&p.path));
+        }
+        syn::visit::visit_expr_call(self, call);
+    }
+
+    fn visit_expr_method_call(&mut self, m: &'ast ExprMethodCall) {
+        self.name(&m.method.to_string(), Call::Method);
+        syn::visit::visit_expr_method_call(self, m);
+    }
+}
+
+/// A publish: carried when the sending fn is a `#[traced_producer]` or injects.
+fn producer(a: &Auditor<'_>, carrier: &Expr) -> Judgement {
+    if let Some((attribute, body)) = a.function() {
+        if attribute == Some("traced_producer") {
+            return Judgement::carried(
+                "the sending fn is #[traced_producer]: it injects its span's context into the carrier",
+            );
+        }
+        let mut find = Injects(None);
+        find.visit_block(body);
+        if let Some(how) = find.0 {
+            return Judgement::carried(format!("the sending fn injects the context with `{how}`"));
+        }
+    }
+    if let Some(param) = from_caller(a, carrier, 0) {
+        return Judgement::unknown(
+            format!(
+                "the headers come from `{param}`, the caller's; the audit cannot see whether the context was injected into them"
+            ),
+            PRODUCER_FIX,
+        );
+    }
+    Judgement::lost(
+        "nothing injects the trace context into the message's headers",
+        PRODUCER_FIX,
+    )
+}
+
+/// A call that injects a context into a carrier: tracebound's or OpenTelemetry's propagator.
+pub(super) struct Injects(pub Option<String>);
+
+impl Injects {
+    fn name(&mut self, name: String) {
+        if self.0.is_none()
+            && matches!(
+                name.as_str(),
+                "inject"
+                    | "inject_context"
+                    | "inject_using"
+                    | "inject_into"
+                    | "inject_context_into"
+            )
+        {
+            self.0 = Some(name);
+        }
+    }
+}
+
+impl<'ast> Visit<'ast> for Injects {
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        if let Expr::Path(p) = &*call.func {
+            self.name(expr::last_ident(&p.path));
+        }
+        syn::visit::visit_expr_call(self, call);
+    }
+
+    fn visit_expr_method_call(&mut self, m: &'ast ExprMethodCall) {
+        self.name(m.method.to_string());
+        syn::visit::visit_expr_method_call(self, m);
+    }
+}
+
+/// The parameter a carrier is made from, following `let`s: `let properties =
+/// BasicProperties::default().with_headers(headers)` with `headers` a parameter.
+fn from_caller(a: &Auditor<'_>, e: &Expr, depth: usize) -> Option<String> {
+    if depth > 8 {
+        return None;
+    }
+    let mut idents = Vec::new();
+    collect_idents(e.to_token_stream(), &mut idents);
+    idents
+        .into_iter()
+        .find_map(|ident| match a.binding(&ident) {
+            Some(Binding::Param(_)) => Some(ident),
+            Some(Binding::Let {
+                init: Some(init), ..
+            }) => from_caller(a, init, depth + 1),
+            _ => None,
+        })
+}
+
+fn collect_idents(tokens: proc_macro2::TokenStream, out: &mut Vec<String>) {
+    for tree in tokens {
+        match tree {
+            proc_macro2::TokenTree::Ident(i) => out.push(i.to_string()),
+            proc_macro2::TokenTree::Group(g) => collect_idents(g.stream(), out),
+            _ => {}
+        }
+    }
+}
+
+/// The argument of `.headers(…)` in a record's builder chain, following `let`s.
+fn headers_of<'a>(a: &Auditor<'a>, record: &'a Expr, depth: usize) -> Option<&'a Expr> {
+    let (root, methods) = expr::chain(record);
+    if let Some(m) = methods
+        .iter()
+        .find(|m| m.method == "headers" && m.args.len() == 1)
+    {
+        return Some(&m.args[0]);
+    }
+    let Expr::Path(p) = root else { return None };
+    match a.binding(&p.path.get_ident()?.to_string()) {
+        Some(Binding::Let {
+            init: Some(init), ..
+        }) if depth < 8 => headers_of(a, init, depth + 1),
+        _ => None,
+    }
+}

@@ -1,0 +1,90 @@
+//! Child processes: `std::process::Command` and `tokio::process::Command` spawned without
+//! `tracebound::env::inject_into`.
+
+use quote::ToTokens;
+use syn::visit::Visit;
+use syn::{Expr, ExprMethodCall};
+
+use super::{Auditor, Binding, Judgement};
+use crate::analysis::expr;
+
+const FIX: &str = "call tracebound::env::inject_into(&mut command) before spawning";
+
+pub(super) fn method(a: &mut Auditor<'_>, m: &ExprMethodCall) -> Option<(&'static str, Judgement)> {
+    let kind = match m.method.to_string().as_str() {
+        "spawn" if m.args.is_empty() => "Command::spawn",
+        "output" if m.args.is_empty() => "Command::output",
+        "status" if m.args.is_empty() => "Command::status",
+        _ => return None,
+    };
+    let command = a.describe(&m.receiver);
+    if !command.contains("process::Command") {
+        return None;
+    }
+    let (root, _) = expr::chain(&m.receiver);
+    let variable = match root {
+        Expr::Path(p) => p.path.get_ident().map(|i| i.to_string()),
+        _ => None,
+    };
+    let Some(variable) = variable else {
+        return Some((
+            kind,
+            Judgement::lost(
+                "the command is spawned where it is built, with no TRACEPARENT: the child's spans are new roots",
+                FIX,
+            ),
+        ));
+    };
+    if let Some((_, body)) = a.function() {
+        let mut find = InjectsInto {
+            variable: &variable,
+            found: None,
+        };
+        find.visit_block(body);
+        if let Some(how) = find.found {
+            return Some((
+                kind,
+                Judgement::carried(format!(
+                    "`{how}` puts TRACEPARENT into `{variable}`'s environment"
+                )),
+            ));
+        }
+    }
+    let judgement = match a.binding(&variable) {
+        Some(Binding::Param(_)) => Judgement::unknown(
+            format!(
+                "`{variable}` comes from the caller; the audit cannot see whether its environment was injected"
+            ),
+            FIX,
+        ),
+        _ => Judgement::lost(
+            "the child process starts with no TRACEPARENT: its spans are new roots",
+            FIX,
+        ),
+    };
+    Some((kind, judgement))
+}
+
+/// `env::inject_into(&mut cmd)` or `inject_context_into(&cx, &mut cmd)` on this variable.
+struct InjectsInto<'v> {
+    variable: &'v str,
+    found: Option<String>,
+}
+
+impl<'ast> Visit<'ast> for InjectsInto<'_> {
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        if let Expr::Path(p) = &*call.func {
+            let name = expr::last_ident(&p.path);
+            if matches!(name.as_str(), "inject_into" | "inject_context_into")
+                && call.args.iter().any(|arg| {
+                    arg.to_token_stream()
+                        .into_iter()
+                        .any(|t| t.to_string() == self.variable)
+                })
+            {
+                self.found.get_or_insert(name);
+            }
+        }
+        syn::visit::visit_expr_call(self, call);
+    }
+}
