@@ -33,6 +33,12 @@ impl Auditor<'_> {
         }
         match expr::strip(e) {
             Expr::Async(block) => match by_hand(&block.block, imports) {
+                Some(how) if how.starts_with("attaches") => Judgement::lost(
+                    format!(
+                        "the block {how} and holds it across `.await`: the context stays on whichever worker polled it, and the next poll may run elsewhere"
+                    ),
+                    "wrap the future with .with_context(cx) (or use tracebound::spawn) instead of attaching inside it",
+                ),
                 Some(how) => {
                     Judgement::carried(format!("the block {how}, captured where it was spawned"))
                 }
@@ -50,7 +56,19 @@ impl Auditor<'_> {
                 Expr::Path(p) => self.callee(&expr::last_ident(&p.path), call_kind(&p.path), fix),
                 _ => Judgement::unknown("a future from a computed callee", fix),
             },
+            Expr::MethodCall(m)
+                if m.method == "wrap" && self.describe(&m.receiver).contains("Snapshot") =>
+            {
+                Judgement::carried("snapshot.wrap(…) attaches the snapshot on every poll")
+            }
             Expr::MethodCall(m) => self.callee(&m.method.to_string(), Call::Method, fix),
+            Expr::Struct(s) if captures_context(s) => {
+                Judgement::carried("the future captures Context::current() where it is spawned")
+            }
+            Expr::Block(b) if depth < MAX_DEPTH => match b.block.stmts.last() {
+                Some(syn::Stmt::Expr(tail, None)) => self.future_at(tail, fix, depth + 1),
+                _ => Judgement::unknown("the audit cannot see what this block yields", fix),
+            },
             Expr::Path(p) if p.path.get_ident().is_some() => {
                 let name = expr::last_ident(&p.path);
                 match self.binding(&name) {
@@ -186,6 +204,14 @@ impl Auditor<'_> {
             _ => Judgement::unknown("the audit cannot see what this closure is", fix),
         }
     }
+}
+
+/// A struct literal with a field set from `Context::current()` or `Snapshot::capture()`.
+fn captures_context(s: &syn::ExprStruct) -> bool {
+    s.fields.iter().any(|f| {
+        let text = quote::ToTokens::to_token_stream(&f.expr).to_string();
+        text.contains("Context :: current ()") || text.contains("Snapshot :: capture ()")
+    })
 }
 
 /// Which fns a call through this path can reach.

@@ -54,6 +54,13 @@ pub(super) fn method(a: &mut Auditor<'_>, m: &ExprMethodCall) -> Option<(&'stati
         if record.contains("Record") {
             let judgement = if let Some(headers) = headers_of(a, args[0], 0) {
                 producer(a, headers)
+            } else if let Some(param) = param_root(a, args[0], 0) {
+                Judgement::unknown(
+                    format!(
+                        "the record comes from `{param}`, the caller's; the audit cannot see its headers"
+                    ),
+                    PRODUCER_FIX,
+                )
             } else {
                 Judgement::lost(
                     "the record has no headers, so no trace context goes with it",
@@ -86,6 +93,16 @@ pub(super) fn consume_loop(
     };
     let system = source(a, source_expr)?;
     Some((system, handles(a, body, source_expr)))
+}
+
+/// A loop in a `#[traced_consumer]` fn: the fn's span is the consumer's, and a `receive`
+/// option links the messages it fetches.
+fn in_consumer(a: &Auditor<'_>) -> Option<Judgement> {
+    (a.function()?.0 == Some("traced_consumer")).then(|| {
+        Judgement::carried(
+            "the loop is in a #[traced_consumer] fn, whose span takes the messages' context",
+        )
+    })
 }
 
 /// `loop { let m = consumer.recv().await?; … }` and `loop { match consumer.recv().await { … } }`.
@@ -147,6 +164,9 @@ fn handles(
     handler: &impl crate::analysis::carry::ToVisit,
     source_expr: &Expr,
 ) -> Judgement {
+    if let Some(judgement) = in_consumer(a) {
+        return judgement;
+    }
     if a.describe(source_expr).contains("per_message") {
         return Judgement::carried(
             "tracebound::stream::per_message runs each message under the context extracted from it",
@@ -310,6 +330,21 @@ fn headers_of<'a>(a: &Auditor<'a>, record: &'a Expr, depth: usize) -> Option<&'a
         Some(Binding::Let {
             init: Some(init), ..
         }) if depth < 8 => headers_of(a, init, depth + 1),
+        _ => None,
+    }
+}
+
+/// The parameter an expression is, or is a method chain on, following `let`s.
+fn param_root(a: &Auditor<'_>, e: &Expr, depth: usize) -> Option<String> {
+    let Expr::Path(p) = expr::chain(e).0 else {
+        return None;
+    };
+    let ident = p.path.get_ident()?.to_string();
+    match a.binding(&ident)? {
+        Binding::Param(_) => Some(ident),
+        Binding::Let {
+            init: Some(init), ..
+        } if depth < 8 => param_root(a, init, depth + 1),
         _ => None,
     }
 }

@@ -338,6 +338,15 @@ impl<'a> Visit<'a> for Auditor<'a> {
     fn visit_local(&mut self, local: &'a syn::Local) {
         syn::visit::visit_local(self, local);
         let init = local.init.as_ref().map(|i| &*i.expr);
+        // `let client = client.clone();` keeps standing for what `client` was: the new binding
+        // would only point back at itself.
+        let reborrow = match (&local.pat, init.map(|e| expr::chain(e).0)) {
+            (syn::Pat::Ident(p), Some(Expr::Path(root))) => root.path.is_ident(&p.ident),
+            _ => false,
+        };
+        if reborrow {
+            return;
+        }
         if let Some(scope) = self.scopes.last_mut() {
             bind_pattern(
                 &mut scope.bindings,

@@ -5,11 +5,11 @@ use syn::{ExprCall, ExprMethodCall};
 
 use super::{Auditor, Judgement};
 
-const SPAWN_FIX: &str = "use tracebound::spawn, or spawn a #[traced_task] fn's future";
-const LOCAL_FIX: &str = "use tracebound::spawn_local, or spawn a #[traced_task] fn's future";
+const SPAWN_FIX: &str = "use tracebound::spawn, or add .with_current_context() to the future";
+const LOCAL_FIX: &str = "use tracebound::spawn_local";
 const BLOCKING_FIX: &str =
     "use tracebound::spawn_blocking, or make the closure's work a #[traced_blocking] fn";
-const WRAP_FIX: &str = "spawn tracebound::carry(future), or a #[traced_task] fn's future";
+const WRAP_FIX: &str = "spawn tracebound::carry(future)";
 const WRAP_CLOSURE_FIX: &str = "wrap the closure in tracebound::bind(…)";
 
 pub(super) fn call(
