@@ -1,4 +1,4 @@
-//! The report formats, each a renderer over the same [`Audit`](crate::Audit).
+//! The report formats, each a renderer over the same [`Audit`].
 
 mod json;
 mod sarif;
