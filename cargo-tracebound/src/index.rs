@@ -1,9 +1,10 @@
-//! What the whole workspace defines: every function by name, with its tracebound attribute, and
-//! every struct field's type, so a boundary in one crate can see a fn or a field of another.
+//! What the whole workspace defines: every function by name, with its tracebound attribute and
+//! what its body does with a context, and every struct field's type and initialisers, so a
+//! boundary in one crate can see a fn or a field of another.
 
 use std::collections::HashMap;
 
-use quote::ToTokens;
+use syn::Expr;
 use syn::visit::Visit;
 
 use crate::analysis::expr;
@@ -17,22 +18,47 @@ pub(crate) const TRACEBOUND_ATTRIBUTES: [&str; 4] = [
     "traced_blocking",
 ];
 
+/// Calls that inject a context into a carrier: tracebound's, and OpenTelemetry's propagators'.
+pub(crate) const INJECTS: [&str; 3] = ["inject", "inject_context", "inject_using"];
+/// Calls that extract a context from a carrier.
+pub(crate) const EXTRACTS: [&str; 4] = [
+    "extract",
+    "extract_with",
+    "extract_using",
+    "extract_with_context",
+];
+/// tracebound's HTTP client pieces that inject every request.
+pub(crate) const CLIENT_INJECTORS: [&str; 3] = [
+    "reqwest::Middleware",
+    "reqwest::inject",
+    "tower::ClientLayer",
+];
+
 #[derive(Default)]
-pub(crate) struct Index {
-    fns: HashMap<String, Vec<FnInfo>>,
-    fields: HashMap<String, Vec<String>>,
-    /// What struct literals put into fields of this name: `Orders { client: … }`.
-    inits: HashMap<String, Vec<String>>,
+pub(crate) struct Index<'a> {
+    fns: HashMap<String, Vec<FnInfo<'a>>>,
+    /// Field name → (struct, type as written with paths resolved).
+    fields: HashMap<String, Vec<(String, String)>>,
+    /// Field name → (struct, what a struct literal puts in it, that file's imports).
+    inits: HashMap<String, Vec<(String, &'a Expr, &'a Imports)>>,
 }
 
 #[derive(Clone, Copy)]
-struct FnInfo {
+struct FnInfo<'a> {
+    /// The file it is defined in.
+    file: &'a str,
     /// Takes `self`: called as `x.name()`.
     method: bool,
     attribute: Option<&'static str>,
     instrument: bool,
-    /// Returns a future wrapped so that it carries the caller's context.
+    /// A sync fn that returns a future wrapped so that it carries the caller's context.
     carries: bool,
+    /// Its body injects a context into a carrier.
+    injects: bool,
+    /// Its body extracts a context from a carrier, or it is a `#[traced_consumer]`.
+    extracts: bool,
+    /// Its body builds an HTTP client or request with tracebound's middleware or layer.
+    client: bool,
 }
 
 /// How a fn is called, which says which fns of that name it can be.
@@ -62,21 +88,33 @@ pub(crate) enum Callee {
     Outside,
 }
 
-impl Index {
-    pub fn build<'a>(files: impl IntoIterator<Item = &'a SourceFile>) -> Self {
+/// What a fn's body does, asked of every fn of a name.
+#[derive(Clone, Copy)]
+pub(crate) enum Does {
+    Inject,
+    Extract,
+    BuildTracedClient,
+}
+
+impl<'a> Index<'a> {
+    pub fn build(files: impl IntoIterator<Item = &'a SourceFile>) -> Self {
         let mut index = Index::default();
         for file in files {
             let mut collect = Collect {
                 index: &mut index,
+                file,
                 imports: &file.imports,
+                structs: Vec::new(),
             };
             collect.visit_file(&file.ast);
         }
         index
     }
 
-    pub fn callee(&self, name: &str, call: Call) -> Callee {
-        let fns: Vec<FnInfo> = self
+    /// The fns a call can be; for a bare name, those of the calling file when it has one
+    /// (what is in scope there), else all of that name.
+    fn candidates(&self, name: &str, call: Call, from: &str) -> Vec<FnInfo<'a>> {
+        let fns: Vec<FnInfo<'a>> = self
             .fns
             .get(name)
             .into_iter()
@@ -88,6 +126,15 @@ impl Index {
             })
             .copied()
             .collect();
+        if call == Call::Free && fns.iter().any(|f| f.file == from) {
+            return fns.into_iter().filter(|f| f.file == from).collect();
+        }
+        fns
+    }
+
+    /// `from` is the calling file.
+    pub fn callee(&self, name: &str, call: Call, from: &str) -> Callee {
+        let fns = self.candidates(name, call, from);
         let Some(&first) = fns.first() else {
             return Callee::Outside;
         };
@@ -108,31 +155,69 @@ impl Index {
         Callee::Plain
     }
 
+    /// Whether every fn of this name does it; `None` when the workspace has none.
+    pub fn does(&self, name: &str, call: Call, from: &str, what: Does) -> Option<bool> {
+        let fns = self.candidates(name, call, from);
+        if fns.is_empty() {
+            return None;
+        }
+        Some(fns.iter().all(|f| match what {
+            Does::Inject => f.injects,
+            Does::Extract => f.extracts,
+            Does::BuildTracedClient => f.client,
+        }))
+    }
+
     /// Whether the workspace defines a fn of this name.
     pub fn defines(&self, name: &str) -> bool {
         self.fns.contains_key(name)
     }
 
-    /// The types of struct fields of this name, as written.
-    pub fn field_types(&self, name: &str) -> &[String] {
-        self.fields.get(name).map_or(&[], Vec::as_slice)
+    /// The type of a field of `owner`; without an owner, the type of every field of that name
+    /// when they agree.
+    pub fn field_type(&self, owner: Option<&str>, field: &str) -> Option<&str> {
+        let fields = self.fields.get(field)?;
+        match owner {
+            Some(owner) => fields
+                .iter()
+                .find(|(s, _)| s == owner)
+                .map(|(_, t)| t.as_str()),
+            None => {
+                let first = &fields.first()?.1;
+                fields
+                    .iter()
+                    .all(|(_, t)| t == first)
+                    .then_some(first.as_str())
+            }
+        }
     }
 
-    /// The expressions struct literals give fields of this name, as source text.
-    pub fn field_inits(&self, name: &str) -> &[String] {
-        self.inits.get(name).map_or(&[], Vec::as_slice)
+    /// What struct literals put into a field of `owner` (of any struct without an owner, when
+    /// only one struct has that field), with the imports of the file each is in.
+    pub fn field_inits(&self, owner: Option<&str>, field: &str) -> Vec<(&'a Expr, &'a Imports)> {
+        let Some(inits) = self.inits.get(field) else {
+            return Vec::new();
+        };
+        let one_struct = inits.iter().all(|(s, _, _)| *s == inits[0].0);
+        inits
+            .iter()
+            .filter(|(s, _, _)| owner.map_or(one_struct, |o| s == o))
+            .map(|&(_, e, i)| (e, i))
+            .collect()
     }
 }
 
-struct Collect<'i> {
-    index: &'i mut Index,
-    imports: &'i Imports,
+struct Collect<'i, 'a> {
+    index: &'i mut Index<'a>,
+    file: &'a SourceFile,
+    /// The imports of the module being walked.
+    imports: &'a Imports,
+    /// The structs whose fields are being walked.
+    structs: Vec<String>,
 }
 
-impl Collect<'_> {
+impl<'a> Collect<'_, 'a> {
     fn add(&mut self, sig: &syn::Signature, attrs: &[syn::Attribute], body: Option<&syn::Block>) {
-        let name = &sig.ident;
-        let method = sig.receiver().is_some();
         let attribute = attrs.iter().find_map(|a| {
             let last = a.path().segments.last()?.ident.to_string();
             TRACEBOUND_ATTRIBUTES.into_iter().find(|t| *t == last)
@@ -143,43 +228,94 @@ impl Collect<'_> {
                 .last()
                 .is_some_and(|s| s.ident == "instrument")
         });
-        let carries = body
-            .and_then(tail)
-            .is_some_and(|e| expr::wrapper(e, self.imports).is_some());
+        // An async fn's body runs at its first poll, wherever that is: wrapping a future
+        // there carries the poller's context, not the caller's.
+        let carries = sig.asyncness.is_none()
+            && body.and_then(tail).is_some_and(|e| {
+                !matches!(e, Expr::Await(_)) && expr::wrapper(e, self.imports).is_some()
+            });
+        let mut flags = BodyFlags {
+            imports: Some(self.imports),
+            ..BodyFlags::default()
+        };
+        if let Some(body) = body {
+            flags.visit_block(body);
+        }
         self.index
             .fns
-            .entry(name.to_string())
+            .entry(sig.ident.to_string())
             .or_default()
             .push(FnInfo {
-                method,
+                file: &self.file.name,
+                method: sig.receiver().is_some(),
                 attribute,
                 instrument,
                 carries,
+                injects: flags.injects,
+                extracts: flags.extracts || attribute == Some("traced_consumer"),
+                client: flags.client,
             });
     }
 }
 
 /// The value a block ends with.
-fn tail(block: &syn::Block) -> Option<&syn::Expr> {
+fn tail(block: &syn::Block) -> Option<&Expr> {
     match block.stmts.last()? {
         syn::Stmt::Expr(e, None) => Some(e),
-        syn::Stmt::Expr(syn::Expr::Return(r), _) => r.expr.as_deref(),
+        syn::Stmt::Expr(Expr::Return(r), _) => r.expr.as_deref(),
         _ => None,
     }
 }
 
-impl<'ast> Visit<'ast> for Collect<'_> {
-    fn visit_item_fn(&mut self, f: &'ast syn::ItemFn) {
+/// What a fn body does with contexts and carriers.
+#[derive(Default)]
+struct BodyFlags<'i> {
+    imports: Option<&'i Imports>,
+    injects: bool,
+    extracts: bool,
+    client: bool,
+}
+
+impl BodyFlags<'_> {
+    fn name(&mut self, name: &str) {
+        self.injects |= INJECTS.contains(&name);
+        self.extracts |= EXTRACTS.contains(&name);
+    }
+}
+
+impl<'ast> Visit<'ast> for BodyFlags<'_> {
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        if let Expr::Path(p) = &*call.func {
+            self.name(&expr::last_ident(&p.path));
+        }
+        syn::visit::visit_expr_call(self, call);
+    }
+
+    fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
+        self.name(&m.method.to_string());
+        syn::visit::visit_expr_method_call(self, m);
+    }
+
+    fn visit_path(&mut self, path: &'ast syn::Path) {
+        if let Some(imports) = self.imports {
+            self.client |= expr::is_tracebound(&imports.resolve(path), &CLIENT_INJECTORS);
+        }
+        syn::visit::visit_path(self, path);
+    }
+}
+
+impl<'a> Visit<'a> for Collect<'_, 'a> {
+    fn visit_item_fn(&mut self, f: &'a syn::ItemFn) {
         self.add(&f.sig, &f.attrs, Some(&f.block));
         syn::visit::visit_item_fn(self, f);
     }
 
-    fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+    fn visit_impl_item_fn(&mut self, f: &'a syn::ImplItemFn) {
         self.add(&f.sig, &f.attrs, Some(&f.block));
         syn::visit::visit_impl_item_fn(self, f);
     }
 
-    fn visit_trait_item_fn(&mut self, f: &'ast syn::TraitItemFn) {
+    fn visit_trait_item_fn(&mut self, f: &'a syn::TraitItemFn) {
         // A declaration without a body says nothing about the impls.
         if let Some(body) = &f.default {
             self.add(&f.sig, &f.attrs, Some(body));
@@ -187,25 +323,43 @@ impl<'ast> Visit<'ast> for Collect<'_> {
         syn::visit::visit_trait_item_fn(self, f);
     }
 
-    fn visit_field(&mut self, field: &'ast syn::Field) {
-        if let Some(name) = &field.ident {
+    fn visit_item_mod(&mut self, m: &'a syn::ItemMod) {
+        let outer = self.imports;
+        if let Some(imports) = self.file.modules.get(&expr::start(m)) {
+            self.imports = imports;
+        }
+        syn::visit::visit_item_mod(self, m);
+        self.imports = outer;
+    }
+
+    fn visit_item_struct(&mut self, s: &'a syn::ItemStruct) {
+        self.structs.push(s.ident.to_string());
+        syn::visit::visit_item_struct(self, s);
+        self.structs.pop();
+    }
+
+    fn visit_field(&mut self, field: &'a syn::Field) {
+        if let (Some(name), Some(owner)) = (&field.ident, self.structs.last()) {
             self.index
                 .fields
                 .entry(name.to_string())
                 .or_default()
-                .push(expr::type_text(&field.ty, self.imports));
+                .push((owner.clone(), expr::type_text(&field.ty, self.imports)));
         }
         syn::visit::visit_field(self, field);
     }
 
-    fn visit_field_value(&mut self, value: &'ast syn::FieldValue) {
-        if let syn::Member::Named(name) = &value.member {
-            self.index
-                .inits
-                .entry(name.to_string())
-                .or_default()
-                .push(value.expr.to_token_stream().to_string());
+    fn visit_expr_struct(&mut self, s: &'a syn::ExprStruct) {
+        let owner = expr::last_ident(&s.path);
+        for value in &s.fields {
+            if let syn::Member::Named(name) = &value.member {
+                self.index.inits.entry(name.to_string()).or_default().push((
+                    owner.clone(),
+                    &value.expr,
+                    self.imports,
+                ));
+            }
         }
-        syn::visit::visit_field_value(self, value);
+        syn::visit::visit_expr_struct(self, s);
     }
 }

@@ -143,8 +143,21 @@ impl Audit {
     }
 }
 
+/// Stack for parsing and walking: syn and the walk recurse once per level of nesting, and
+/// generated code nests deeply (a thousand parentheses, a 50,000-term sum). Reserved, not
+/// committed: only what a file needs is touched.
+const STACK: usize = 1 << 30;
+
 /// Audits the selected packages of a workspace.
 pub fn audit(options: &Options) -> Result<Audit, Error> {
     let workspace = workspace::load(options)?;
-    Ok(analysis::run(workspace))
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("tracebound-audit".into())
+            .stack_size(STACK)
+            .spawn_scoped(scope, || analysis::run(workspace))
+            .map_err(|e| Error::Metadata(format!("cannot start the audit thread: {e}")))?
+            .join()
+            .map_err(|panic| std::panic::resume_unwind(panic))
+    })
 }

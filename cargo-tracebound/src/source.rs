@@ -12,7 +12,11 @@ pub(crate) struct SourceFile {
     pub name: String,
     pub text: String,
     pub ast: syn::File,
+    /// The imports of the file's top-level module.
     pub imports: Imports,
+    /// The imports of each inline `mod m { … }`, by where the module starts: Rust does not
+    /// carry a module's imports into its children (only `use super::…` brings them).
+    pub modules: HashMap<(usize, usize), Imports>,
     /// The arguments of every macro that parse as expressions or statements, by where the
     /// macro starts.
     pub macros: HashMap<(usize, usize), MacroBody>,
@@ -43,8 +47,8 @@ impl SourceFile {
             let at = e.span().start();
             skipped(at.line, format!("does not parse: {e}; skipped"))
         })?;
-        let mut imports = Imports::default();
-        imports.visit_file(&ast);
+        let mut modules = HashMap::new();
+        let imports = module_imports(&ast.items, None, &mut modules);
         let mut macros = Macros::default();
         macros.visit_file(&ast);
         Ok(SourceFile {
@@ -52,6 +56,7 @@ impl SourceFile {
             text,
             ast,
             imports,
+            modules,
             macros: macros.0,
             selected,
         })
@@ -148,6 +153,57 @@ impl<'ast> Visit<'ast> for Imports {
     fn visit_item_use(&mut self, item: &'ast syn::ItemUse) {
         self.add(&[], &item.tree);
     }
+
+    // A nested module's imports are its own.
+    fn visit_item_mod(&mut self, _: &'ast syn::ItemMod) {}
+}
+
+/// A module's imports (its `use` items, and those in its fns' bodies), with `super::` paths
+/// and `use super::*` resolved through the parent's; and each inline child module's, into
+/// `modules`.
+fn module_imports(
+    items: &[syn::Item],
+    parent: Option<&Imports>,
+    modules: &mut HashMap<(usize, usize), Imports>,
+) -> Imports {
+    let mut imports = Imports::default();
+    for item in items {
+        imports.visit_item(item);
+    }
+    if let Some(parent) = parent {
+        for path in imports.names.values_mut() {
+            if path.first().is_some_and(|s| s == "super") {
+                *path = parent.resolve_segments(path[1..].to_vec());
+            }
+        }
+        if imports
+            .globs
+            .iter()
+            .any(|g| g.len() == 1 && g[0] == "super")
+        {
+            imports.globs.retain(|g| !(g.len() == 1 && g[0] == "super"));
+            for (name, path) in &parent.names {
+                imports
+                    .names
+                    .entry(name.clone())
+                    .or_insert_with(|| path.clone());
+            }
+            imports.globs.extend(parent.globs.iter().cloned());
+            for root in parent.roots.keys() {
+                imports.roots.insert(root.clone(), ());
+            }
+        }
+    }
+    for item in items {
+        if let syn::Item::Mod(m) = item
+            && let Some((_, content)) = &m.content
+        {
+            let child = module_imports(content, Some(&imports), modules);
+            let at = syn::spanned::Spanned::span(m).start();
+            modules.insert((at.line, at.column + 1), child);
+        }
+    }
+    imports
 }
 
 /// A macro's arguments, parsed.
@@ -156,6 +212,56 @@ pub(crate) enum MacroBody {
     Exprs(Punctuated<syn::Expr, syn::Token![,]>),
     /// `thread_local! { … }`-like bodies that are statements.
     Stmts(Vec<syn::Stmt>),
+    /// `tokio::select!` and `futures::select!` branches.
+    Select(Vec<SelectBranch>),
+}
+
+/// `pattern = future (, if condition)? => handler`, or `else => handler`.
+pub(crate) struct SelectBranch {
+    pub pat: Option<syn::Pat>,
+    pub future: syn::Expr,
+    pub handler: syn::Expr,
+}
+
+fn select_branches(input: syn::parse::ParseStream) -> syn::Result<Vec<SelectBranch>> {
+    use syn::Token;
+    if input.peek(syn::Ident) && input.fork().parse::<syn::Ident>()? == "biased" {
+        input.parse::<syn::Ident>()?;
+        input.parse::<Token![;]>()?;
+    }
+    let mut branches = Vec::new();
+    while !input.is_empty() {
+        let (pat, future) = if input.peek(Token![else]) {
+            input.parse::<Token![else]>()?;
+            (None, syn::Expr::Verbatim(proc_macro2::TokenStream::new()))
+        } else {
+            let pat = syn::Pat::parse_multi_with_leading_vert(input)?;
+            input.parse::<Token![=]>()?;
+            let future: syn::Expr = input.parse()?;
+            if input.peek(Token![,]) {
+                input.parse::<Token![,]>()?;
+                input.parse::<Token![if]>()?;
+                input.parse::<syn::Expr>()?;
+            }
+            (Some(pat), future)
+        };
+        input.parse::<Token![=>]>()?;
+        // A block needs no comma after it; an expression is followed by one, or the end.
+        let handler = if input.peek(syn::token::Brace) {
+            syn::Expr::Block(input.parse()?)
+        } else {
+            input.parse()?
+        };
+        if input.peek(Token![,]) {
+            input.parse::<Token![,]>()?;
+        }
+        branches.push(SelectBranch {
+            pat,
+            future,
+            handler,
+        });
+    }
+    Ok(branches)
 }
 
 #[derive(Default)]
@@ -163,19 +269,27 @@ struct Macros(HashMap<(usize, usize), MacroBody>);
 
 impl<'ast> Visit<'ast> for Macros {
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-        let body = mac
-            .parse_body_with(Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated)
-            .map(MacroBody::Exprs)
-            .or_else(|_| {
-                mac.parse_body_with(syn::Block::parse_within)
-                    .map(MacroBody::Stmts)
-            });
+        let name = mac.path.segments.last().map(|s| s.ident.to_string());
+        let body = if matches!(name.as_deref(), Some("select" | "select_biased")) {
+            mac.parse_body_with(select_branches).map(MacroBody::Select)
+        } else {
+            mac.parse_body_with(Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated)
+                .map(MacroBody::Exprs)
+                .or_else(|_| {
+                    mac.parse_body_with(syn::Block::parse_within)
+                        .map(MacroBody::Stmts)
+                })
+        };
         let Ok(body) = body else { return };
         // Macros inside the arguments.
         let mut inner = Macros::default();
         match &body {
             MacroBody::Exprs(args) => args.iter().for_each(|a| inner.visit_expr(a)),
             MacroBody::Stmts(stmts) => stmts.iter().for_each(|s| inner.visit_stmt(s)),
+            MacroBody::Select(branches) => branches.iter().for_each(|b| {
+                inner.visit_expr(&b.future);
+                inner.visit_expr(&b.handler);
+            }),
         }
         self.0.extend(inner.0);
         let at = syn::spanned::Spanned::span(mac).start();

@@ -4,18 +4,24 @@ use crate::{Finding, Verdict};
 
 const MARKER: &str = "tracebound: allow(";
 
-pub(crate) fn apply(text: &str, findings: &mut [Finding]) {
+/// `anchors[i]` is the line where finding `i`'s whole expression starts: a comment above a
+/// formatted chain is above that line, not above the method the finding points at.
+pub(crate) fn apply(text: &str, findings: &mut [Finding], anchors: &[usize]) {
     let lines: Vec<&str> = text.lines().collect();
-    for finding in findings.iter_mut() {
+    let line = |n: usize| lines.get(n.wrapping_sub(1)).copied();
+    let comment_above =
+        |n: usize| line(n.wrapping_sub(1)).filter(|l| l.trim_start().starts_with("//"));
+    for (finding, &anchor) in findings.iter_mut().zip(anchors) {
         if finding.verdict == Verdict::Carried {
             continue;
         }
-        let here = lines.get(finding.line.wrapping_sub(1)).copied();
-        let above = lines
-            .get(finding.line.wrapping_sub(2))
-            .copied()
-            .filter(|l| l.trim_start().starts_with("//"));
-        for line in [here, above].into_iter().flatten() {
+        let candidates = [
+            line(finding.line),
+            comment_above(finding.line),
+            line(anchor),
+            comment_above(anchor),
+        ];
+        for line in candidates.into_iter().flatten() {
             if let Some((verdicts, reason)) = allow(line)
                 && verdicts.contains(&finding.verdict)
             {

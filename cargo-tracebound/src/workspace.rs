@@ -90,7 +90,9 @@ pub(crate) fn load(options: &Options) -> Result<Workspace, Error> {
 /// The `.rs` files under a package's directory, leaving out build output, hidden directories and
 /// nested packages (each is audited as its own member, or not at all).
 fn rust_files(root: &Path, dir: &Path, problems: &mut Vec<Problem>) -> Vec<SourcePath> {
+    // Symlinked sources are part of the crate; a symlink loop is reported, not followed.
     let walk = walkdir::WalkDir::new(dir)
+        .follow_links(true)
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|entry| {

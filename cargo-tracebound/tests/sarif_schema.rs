@@ -60,7 +60,12 @@ fn validate(name: &str, sarif: &str) {
     let file = target_dir().join(format!("tracebound-audit-{name}.sarif"));
     std::fs::write(&file, sarif).unwrap();
     let out = Command::new(python())
-        .args(["-c", VALIDATE, schema.to_str().unwrap(), file.to_str().unwrap()])
+        .args([
+            "-c",
+            VALIDATE,
+            schema.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(

@@ -8,7 +8,6 @@ use syn::visit::Visit;
 use super::expr;
 use crate::boundary::{Auditor, Binding, Judgement};
 use crate::index::{Call, Callee};
-use crate::source::Imports;
 
 /// How deep `let` bindings are followed: `let a = f(); let b = a; spawn(b)`.
 const MAX_DEPTH: usize = 8;
@@ -22,37 +21,44 @@ impl Auditor<'_> {
     }
 
     fn future_at(&self, e: &Expr, fix: &str, depth: usize) -> Judgement {
-        let imports = &self.file.imports;
-        if let Some(how) = expr::wrapper(e, imports) {
+        if let Some(how) = expr::wrapper(e, self.imports()) {
             return Judgement::carried(format!("{how} carries the spawner's context"));
         }
-        if depth < MAX_DEPTH
-            && let Some(base) = expr::combinator_base(e)
-        {
+        if depth >= MAX_DEPTH {
+            return Judgement::unknown("the audit stopped following this value", fix);
+        }
+        if let Some(base) = expr::combinator_base(e) {
             return self.future_at(base, fix, depth + 1);
         }
         match expr::strip(e) {
-            Expr::Async(block) => match by_hand(&block.block, imports) {
-                Some(how) if how.starts_with("attaches") => Judgement::lost(
+            Expr::Async(block) => match self.by_hand(&block.block) {
+                Some(Restored::Held(how)) if awaits(&block.block) => Judgement::lost(
                     format!(
-                        "the block {how} and holds it across `.await`: the context stays on whichever worker polled it, and the next poll may run elsewhere"
+                        "the block {how} and holds it across `.await`: it stays on whichever worker polled the task, and the next poll may run elsewhere"
                     ),
                     "wrap the future with .with_context(cx) (or use tracebound::spawn) instead of attaching inside it",
                 ),
-                Some(how) => {
+                Some(Restored::Held(how) | Restored::Scoped(how)) => {
                     Judgement::carried(format!("the block {how}, captured where it was spawned"))
                 }
-                None if let Some(name) = self.consumes(&block.block) => {
-                    Judgement::carried(format!(
-                        "`{name}` is #[traced_consumer]: the block takes its context from the message, not from the spawner"
-                    ))
-                }
-                None => Judgement::lost(
-                    "an async block starts with no context: its spans are new roots",
-                    fix,
-                ),
+                None => match self.consumes(&block.block) {
+                    Some(name) => consumer_call(&name),
+                    None => Judgement::lost(
+                        "an async block starts with no context: its spans are new roots",
+                        fix,
+                    ),
+                },
             },
             Expr::Call(call) => match &*call.func {
+                // `let make = move || work(id); spawn(make())`.
+                Expr::Path(p) if p.path.get_ident().is_some() => {
+                    match self.closure_init(&call.func) {
+                        Some((body, id)) => {
+                            self.follow(id, || self.future_at(body, fix, depth + 1))
+                        }
+                        None => self.callee(&expr::last_ident(&p.path), call_kind(&p.path), fix),
+                    }
+                }
                 Expr::Path(p) => self.callee(&expr::last_ident(&p.path), call_kind(&p.path), fix),
                 _ => Judgement::unknown("a future from a computed callee", fix),
             },
@@ -65,7 +71,7 @@ impl Auditor<'_> {
             Expr::Struct(s) if captures_context(s) => {
                 Judgement::carried("the future captures Context::current() where it is spawned")
             }
-            Expr::Block(b) if depth < MAX_DEPTH => match b.block.stmts.last() {
+            Expr::Block(b) => match b.block.stmts.last() {
                 Some(syn::Stmt::Expr(tail, None)) => self.future_at(tail, fix, depth + 1),
                 _ => Judgement::unknown("the audit cannot see what this block yields", fix),
             },
@@ -73,11 +79,19 @@ impl Auditor<'_> {
                 let name = expr::last_ident(&p.path);
                 match self.binding(&name) {
                     Some(Binding::Let {
-                        init: Some(init), ..
-                    }) if depth < MAX_DEPTH => self.future_at(init, fix, depth + 1),
+                        init: Some(init),
+                        id,
+                        ..
+                    }) => self.follow(id, || self.future_at(init, fix, depth + 1)),
                     Some(Binding::Param(_)) => Judgement::unknown(
                         format!(
                             "`{name}` is passed in by the caller; the audit cannot see whether it carries the context"
+                        ),
+                        fix,
+                    ),
+                    Some(Binding::Pattern) => Judgement::unknown(
+                        format!(
+                            "`{name}` is bound by a pattern (`if let`, `match`, `for`); the audit does not follow it"
                         ),
                         fix,
                     ),
@@ -98,10 +112,18 @@ impl Auditor<'_> {
         }
     }
 
+    /// The body of a closure a plain name is bound to.
+    fn closure_init(&self, e: &Expr) -> Option<(&Expr, usize)> {
+        match self.init_of(e)? {
+            (Expr::Closure(c), id) => Some((&*c.body, id)),
+            _ => None,
+        }
+    }
+
     /// A call to a fn of the workspace, judged by its attributes.
     fn callee(&self, name: &str, call: Call, fix: &str) -> Judgement {
         let annotate = format!("annotate fn `{name}` with #[traced_task], or {fix}");
-        match self.index.callee(name, call) {
+        match self.index.callee(name, call, &self.file.name) {
             Callee::Traced(attribute) => Judgement::carried(format!(
                 "`{name}` is #[{attribute}]: its future captures the context when it is called, in the spawner"
             )),
@@ -132,31 +154,32 @@ impl Auditor<'_> {
     }
 
     /// A call in the block to a `#[traced_consumer]` fn.
-    fn consumes(&self, block: &syn::Block) -> Option<String> {
-        struct Consumes<'i>(&'i crate::index::Index, Option<String>);
-        impl<'ast> Visit<'ast> for Consumes<'_> {
+    fn consumes(&self, body: &impl ToVisit) -> Option<String> {
+        struct Consumes<'i, 'a>(&'i crate::index::Index<'a>, &'i str, Option<String>);
+        impl Consumes<'_, '_> {
+            fn check(&mut self, name: String, call: Call) {
+                if self.2.is_none()
+                    && let Callee::Traced("traced_consumer") = self.0.callee(&name, call, self.1)
+                {
+                    self.2 = Some(name);
+                }
+            }
+        }
+        impl<'ast> Visit<'ast> for Consumes<'_, '_> {
             fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
                 if let Expr::Path(p) = &*call.func {
-                    let name = expr::last_ident(&p.path);
-                    if let Callee::Traced("traced_consumer") =
-                        self.0.callee(&name, call_kind(&p.path))
-                    {
-                        self.1.get_or_insert(name);
-                    }
+                    self.check(expr::last_ident(&p.path), call_kind(&p.path));
                 }
                 syn::visit::visit_expr_call(self, call);
             }
             fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
-                let name = m.method.to_string();
-                if let Callee::Traced("traced_consumer") = self.0.callee(&name, Call::Method) {
-                    self.1.get_or_insert(name);
-                }
+                self.check(m.method.to_string(), Call::Method);
                 syn::visit::visit_expr_method_call(self, m);
             }
         }
-        let mut find = Consumes(self.index, None);
-        find.visit_block(block);
-        find.1
+        let mut find = Consumes(self.index, &self.file.name, None);
+        body.visit_with(&mut find);
+        find.2
     }
 
     /// A closure run on another thread: carried when it was bound, or attaches a context it
@@ -166,27 +189,31 @@ impl Auditor<'_> {
     }
 
     fn closure_at(&self, e: &Expr, fix: &str, depth: usize) -> Judgement {
-        let imports = &self.file.imports;
-        if let Some(how) = expr::wrapper(e, imports) {
+        if let Some(how) = expr::wrapper(e, self.imports()) {
             return Judgement::carried(format!("{how} carries the spawner's context"));
         }
         match expr::strip(e) {
-            Expr::Closure(c) => match by_hand(&*c.body, imports) {
-                Some(how) => {
+            Expr::Closure(c) => match self.by_hand(&*c.body) {
+                Some(Restored::Held(how) | Restored::Scoped(how)) => {
                     Judgement::carried(format!("the closure {how}, captured where it was spawned"))
                 }
-                None => Judgement::lost(
-                    "the closure runs on another thread, where no context is current",
-                    fix,
-                ),
+                None => match self.consumes(&*c.body) {
+                    Some(name) => consumer_call(&name),
+                    None => Judgement::lost(
+                        "the closure runs on another thread, where no context is current",
+                        fix,
+                    ),
+                },
             },
             Expr::Path(p) => {
                 let name = expr::last_ident(&p.path);
                 match self.binding(&name) {
                     Some(Binding::Let {
-                        init: Some(init), ..
+                        init: Some(init),
+                        id,
+                        ..
                     }) if p.path.get_ident().is_some() && depth < MAX_DEPTH => {
-                        self.closure_at(init, fix, depth + 1)
+                        self.follow(id, || self.closure_at(init, fix, depth + 1))
                     }
                     Some(Binding::Param(_)) => Judgement::unknown(
                         format!(
@@ -204,6 +231,25 @@ impl Auditor<'_> {
             _ => Judgement::unknown("the audit cannot see what this closure is", fix),
         }
     }
+
+    /// Whether code that runs after the boundary restores a context captured before it.
+    fn by_hand(&self, body: &impl ToVisit) -> Option<Restored> {
+        let mut locals = Locals::default();
+        body.visit_with(&mut locals);
+        let mut find = Restores {
+            auditor: self,
+            locals: locals.0,
+            found: None,
+        };
+        body.visit_with(&mut find);
+        find.found
+    }
+}
+
+fn consumer_call(name: &str) -> Judgement {
+    Judgement::carried(format!(
+        "`{name}` is #[traced_consumer]: the work takes its context from the message, not from the spawner"
+    ))
 }
 
 /// A struct literal with a field set from `Context::current()` or `Snapshot::capture()`.
@@ -212,6 +258,17 @@ fn captures_context(s: &syn::ExprStruct) -> bool {
         let text = quote::ToTokens::to_token_stream(&f.expr).to_string();
         text.contains("Context :: current ()") || text.contains("Snapshot :: capture ()")
     })
+}
+
+/// A call that can only be to a fn of this crate: `helper(…)`, `crate::x::helper(…)`,
+/// `Self::helper(…)` (not `Client::new(…)`, which may be another crate's type).
+pub(crate) fn local_call(path: &syn::Path) -> Option<(String, Call)> {
+    let first = path.segments.first()?.ident.to_string();
+    match (path.segments.len(), first.as_str()) {
+        (1, _) => Some((expr::last_ident(path), Call::Free)),
+        (_, "crate" | "self" | "super" | "Self") => Some((expr::last_ident(path), Call::Path)),
+        _ => None,
+    }
 }
 
 /// Which fns a call through this path can reach.
@@ -223,20 +280,28 @@ pub(crate) fn call_kind(path: &syn::Path) -> Call {
     }
 }
 
-/// Whether code that runs after the boundary restores a context captured before it: it attaches
-/// a captured context or snapshot, or wraps a future with a captured context or span. Something
-/// made inside (a `Context::current()` there, `.with_current_context()` there) does not count:
-/// it is the new thread's empty context.
-pub(crate) fn by_hand(body: &impl ToVisit, imports: &Imports) -> Option<String> {
-    let mut locals = Locals::default();
-    body.visit_with(&mut locals);
-    let mut find = Restores {
-        imports,
-        locals: locals.0,
-        found: None,
-    };
-    body.visit_with(&mut find);
-    find.found
+/// Whether a block awaits (not counting async blocks and closures inside it).
+fn awaits(block: &syn::Block) -> bool {
+    struct Awaits(bool);
+    impl<'ast> Visit<'ast> for Awaits {
+        fn visit_expr_await(&mut self, _: &'ast syn::ExprAwait) {
+            self.0 = true;
+        }
+        fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+    }
+    let mut find = Awaits(false);
+    find.visit_block(block);
+    find.0
+}
+
+/// How code after a boundary restores a captured context.
+enum Restored {
+    /// Attached until a guard drops: `cx.attach()`, `span.enter()`.
+    Held(String),
+    /// For a call or a future only: `with_context(cx, f)`, `span.in_scope(f)`,
+    /// `snapshot.run(f)`, `fut.with_context(cx)`, `fut.instrument(span)`.
+    Scoped(String),
 }
 
 pub(crate) trait ToVisit {
@@ -266,13 +331,16 @@ impl<'ast> Visit<'ast> for Locals {
     }
 }
 
-struct Restores<'i> {
-    imports: &'i Imports,
+/// Finds a captured context, snapshot or span being restored. Something made inside (a
+/// `Context::current()` there, `.with_current_context()` there) does not count: it is the new
+/// thread's empty context.
+struct Restores<'x, 'a> {
+    auditor: &'x Auditor<'a>,
     locals: HashSet<String>,
-    found: Option<String>,
+    found: Option<Restored>,
 }
 
-impl Restores<'_> {
+impl Restores<'_, '_> {
     /// `cx`, `cx.clone()`, `&cx` where `cx` is not bound inside.
     fn captured(&self, e: &Expr) -> Option<String> {
         match expr::strip(e) {
@@ -286,36 +354,54 @@ impl Restores<'_> {
             _ => None,
         }
     }
+
+    fn is(&self, receiver: &Expr, ty: &str) -> bool {
+        let text = self.auditor.describe(receiver);
+        text.contains(ty) || (ty == "Span" && text.contains("span!"))
+    }
+
+    fn found(&mut self, restored: Option<Restored>) {
+        if self.found.is_none() {
+            self.found = restored;
+        }
+    }
 }
 
-impl<'ast> Visit<'ast> for Restores<'_> {
+impl<'ast> Visit<'ast> for Restores<'_, '_> {
     fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
         let method = m.method.to_string();
-        let found = match (method.as_str(), m.args.len()) {
-            ("attach", 0) => self
-                .captured(&m.receiver)
-                .map(|x| format!("attaches `{x}`")),
-            ("with_context" | "instrument", 1) => self
+        let receiver = self.captured(&m.receiver);
+        let restored = match (method.as_str(), m.args.len(), receiver) {
+            ("attach", 0, Some(x)) => Some(Restored::Held(format!("attaches `{x}`"))),
+            ("enter" | "entered", 0, Some(x)) if self.is(&m.receiver, "Span") => {
+                Some(Restored::Held(format!("enters span `{x}`")))
+            }
+            ("in_scope", 1, Some(x)) => Some(Restored::Scoped(format!("runs in span `{x}`"))),
+            ("run", 1, Some(x)) if self.is(&m.receiver, "Snapshot") => {
+                Some(Restored::Scoped(format!("runs in snapshot `{x}`")))
+            }
+            ("with_context" | "instrument", 1, _) => self
                 .captured(&m.args[0])
-                .map(|x| format!("runs a future with `{x}`")),
+                .map(|x| Restored::Scoped(format!("runs a future with `{x}`"))),
             _ => None,
         };
-        self.found = self.found.take().or(found);
+        self.found(restored);
         syn::visit::visit_expr_method_call(self, m);
     }
 
     fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
         if let Expr::Path(p) = &*call.func {
-            let path = self.imports.resolve(&p.path);
-            let is = |name: &str| {
-                path.last().is_some_and(|l| l == name)
-                    && (path.len() == 1 || path[0] == "tracebound" || path[0] == "Context")
+            let path = self.auditor.imports().resolve(&p.path);
+            let ours = path.len() == 1 || path[0] == "tracebound" || path[0] == "Context";
+            let captured = call.args.first().and_then(|a| self.captured(a));
+            let restored = match (path.last().map(String::as_str), ours, captured) {
+                (Some("attach"), true, Some(x)) => Some(Restored::Held(format!("attaches `{x}`"))),
+                (Some("with_context"), true, Some(x)) => {
+                    Some(Restored::Scoped(format!("runs with `{x}`")))
+                }
+                _ => None,
             };
-            if (is("attach") || is("with_context"))
-                && let Some(x) = call.args.first().and_then(|a| self.captured(a))
-            {
-                self.found = self.found.take().or(Some(format!("attaches `{x}`")));
-            }
+            self.found(restored);
         }
         syn::visit::visit_expr_call(self, call);
     }

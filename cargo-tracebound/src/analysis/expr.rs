@@ -149,3 +149,34 @@ pub(crate) fn start(node: &impl syn::spanned::Spanned) -> (usize, usize) {
     let at = node.span().start();
     (at.line, at.column + 1)
 }
+
+/// Whether a resolved path is one of tracebound's items: `tracebound::reqwest::Middleware`,
+/// `tb::tower::ClientLayer` with `use tracebound as tb`, …
+pub(crate) fn is_tracebound(path: &[String], items: &[&str]) -> bool {
+    path.first().is_some_and(|f| f == "tracebound") && {
+        let joined = path.join("::");
+        items.iter().any(|item| joined.contains(item))
+    }
+}
+
+/// Whether any path in an expression resolves to one of tracebound's `items`.
+pub(crate) fn names_tracebound(e: &Expr, imports: &Imports, items: &[&str]) -> bool {
+    struct Find<'i> {
+        imports: &'i Imports,
+        items: &'i [&'i str],
+        found: bool,
+    }
+    impl<'ast> syn::visit::Visit<'ast> for Find<'_> {
+        fn visit_path(&mut self, path: &'ast syn::Path) {
+            self.found |= is_tracebound(&self.imports.resolve(path), self.items);
+            syn::visit::visit_path(self, path);
+        }
+    }
+    let mut find = Find {
+        imports,
+        items,
+        found: false,
+    };
+    syn::visit::Visit::visit_expr(&mut find, e);
+    find.found
+}

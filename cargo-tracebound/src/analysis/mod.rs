@@ -32,7 +32,7 @@ pub(crate) fn run(workspace: Workspace) -> Audit {
         let mut auditor = Auditor::new(file, &index);
         auditor.audit();
         let mut findings = auditor.findings;
-        suppress::apply(&file.text, &mut findings);
+        suppress::apply(&file.text, &mut findings, &auditor.anchors);
         audit.findings.extend(findings);
         audit.files += 1;
         audit.lines += file.text.lines().count();

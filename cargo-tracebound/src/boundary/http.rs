@@ -1,11 +1,14 @@
 //! HTTP clients: reqwest (bare or with reqwest-middleware) and hyper-util's client, where the
 //! audit can see how the client was built.
 
-use quote::ToTokens;
+use syn::visit::Visit;
 use syn::{Expr, ExprCall, ExprMethodCall};
 
 use super::{Auditor, Binding, Judgement};
+use crate::analysis::carry::local_call;
 use crate::analysis::expr;
+use crate::index::{CLIENT_INJECTORS, Does, INJECTS};
+use crate::source::Imports;
 
 const REQWEST_FIX: &str = "build the client with reqwest_middleware and tracebound::reqwest::Middleware, or send tracebound::reqwest::inject(request)";
 const HYPER_FIX: &str = "put tracebound::tower::ClientLayer in front of the client: ServiceBuilder::new().layer(ClientLayer::new()).service(client)";
@@ -47,23 +50,17 @@ pub(super) fn method(a: &mut Auditor<'_>, m: &ExprMethodCall) -> Option<(&'stati
         && (a.file.mentions("hyper") || a.file.mentions("hyper_util"))
     {
         let client = a.describe(&m.receiver);
-        let built = origin(a, &m.receiver);
-        if built.contains("ClientLayer") {
-            return Some((
-                "HTTP client request",
-                Judgement::carried(
-                    "tracebound::tower::ClientLayer injects the context into every request",
-                ),
-            ));
+        if let Some(judgement) = built(a, &m.receiver) {
+            return Some(("HTTP client request", judgement));
         }
         if client.contains("hyper_util") || client.contains("legacy::Client") {
-            return Some((
-                "HTTP client request",
+            let judgement = injected(a).unwrap_or_else(|| {
                 Judgement::lost(
                     "a hyper client with no tracebound ClientLayer sends no trace headers",
                     HYPER_FIX,
-                ),
-            ));
+                )
+            });
+            return Some(("HTTP client request", judgement));
         }
     }
     None
@@ -75,23 +72,10 @@ fn reqwest(a: &Auditor<'_>, receiver: &Expr, request: &str) -> Judgement {
             "tracebound::reqwest::inject adds the trace headers to the request",
         );
     }
-    let built = origin(a, receiver);
-    if built.contains("Middleware")
-        && (built.contains("tracebound") || a.file.mentions("tracebound::reqwest"))
-    {
-        return Judgement::carried(
-            "the client has tracebound::reqwest::Middleware, which injects every request",
-        );
+    if let Some(judgement) = built(a, receiver).or_else(|| injected(a)) {
+        return judgement;
     }
-    let (root, _) = expr::chain(receiver);
-    let comes_from_elsewhere = match root {
-        Expr::Path(p) => p
-            .path
-            .get_ident()
-            .is_some_and(|i| matches!(a.binding(&i.to_string()), Some(Binding::Param(_)) | None)),
-        Expr::Field(_) => true,
-        _ => false,
-    };
+    let comes_from_elsewhere = from_elsewhere(a, receiver, 0);
     let bare = (request.contains("reqwest::Client") || request.contains("reqwest::ClientBuilder"))
         && !request.contains("reqwest_middleware");
     if bare {
@@ -114,31 +98,156 @@ fn reqwest(a: &Auditor<'_>, receiver: &Expr, request: &str) -> Judgement {
     }
 }
 
-/// The source text an expression was built from, following `let`s: where a client got its
-/// middleware or layers.
-fn origin(a: &Auditor<'_>, e: &Expr) -> String {
-    let mut text = String::new();
-    let mut e = e;
-    for _ in 0..8 {
-        text.push_str(&e.to_token_stream().to_string());
-        text.push('\n');
-        let (root, _) = expr::chain(e);
-        if let Expr::Field(f) = root
-            && let syn::Member::Named(name) = &f.member
-        {
-            text.push_str(&a.index.field_inits(&name.to_string()).join("\n"));
-            break;
+/// Headers injected by hand in the sending fn: `propagator.inject_context(&cx, &mut headers)`
+/// or `tracebound::propagation::inject(&mut headers)` (not `tracebound::reqwest::inject`, which
+/// is seen on the request it wraps).
+fn injected(a: &Auditor<'_>) -> Option<Judgement> {
+    struct ByHand<'i>(&'i Imports, Option<String>);
+    impl<'ast> Visit<'ast> for ByHand<'_> {
+        fn visit_expr_call(&mut self, call: &'ast ExprCall) {
+            if let Expr::Path(p) = &*call.func {
+                let path = self.0.resolve(&p.path);
+                let name = expr::last_ident(&p.path);
+                if INJECTS.contains(&name.as_str()) && !path.iter().any(|s| s == "reqwest") {
+                    self.1.get_or_insert(name);
+                }
+            }
+            syn::visit::visit_expr_call(self, call);
         }
-        let Expr::Path(p) = root else { break };
-        let Some(ident) = p.path.get_ident() else {
-            break;
-        };
-        match a.binding(&ident.to_string()) {
-            Some(Binding::Let {
-                init: Some(init), ..
-            }) => e = init,
-            _ => break,
+        fn visit_expr_method_call(&mut self, m: &'ast ExprMethodCall) {
+            if m.method == "inject_context" {
+                self.1.get_or_insert(m.method.to_string());
+            }
+            syn::visit::visit_expr_method_call(self, m);
         }
     }
-    text
+    let (_, body) = a.function()?;
+    let mut find = ByHand(a.imports(), None);
+    find.visit_block(body);
+    let how = find.1?;
+    Some(Judgement::carried(format!(
+        "the sending fn injects the context into the request's headers with `{how}`"
+    )))
+}
+
+/// How the client or service was built, following `let`s, struct fields and one workspace fn:
+/// carried when tracebound's middleware or layer is in it, unknown when a workspace fn built it
+/// without them in sight.
+fn built(a: &Auditor<'_>, e: &Expr) -> Option<Judgement> {
+    let carried = || {
+        Some(Judgement::carried(
+            "the client has tracebound's middleware or ClientLayer, which injects every request",
+        ))
+    };
+    let parts = origin(a, e);
+    for &(part, imports) in &parts {
+        if expr::names_tracebound(part, imports, &CLIENT_INJECTORS) {
+            return carried();
+        }
+        // A workspace fn that returns the client: `let client = build_client();`.
+        let helper = match expr::chain(part).0 {
+            Expr::Call(c) => match &*c.func {
+                Expr::Path(p) => local_call(&p.path),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some((name, call)) = helper {
+            match a
+                .index
+                .does(&name, call, &a.file.name, Does::BuildTracedClient)
+            {
+                Some(true) => return carried(),
+                Some(false) => {
+                    return Some(Judgement::unknown(
+                        format!(
+                            "the client is built by `{name}`, and the audit does not follow it further"
+                        ),
+                        REQWEST_FIX,
+                    ));
+                }
+                None => {}
+            }
+        }
+    }
+    // A struct literal that builds the client in sight, without tracebound's pieces.
+    let (root, _) = expr::chain(e);
+    if let Expr::Field(_) = root
+        && parts.iter().skip(1).any(|(part, _)| builds(part))
+    {
+        return Some(Judgement::lost(
+            "the field's client is built without tracebound's middleware or ClientLayer",
+            REQWEST_FIX,
+        ));
+    }
+    None
+}
+
+/// Whether an expression builds a value (calls a constructor or a builder), rather than
+/// passing one along.
+fn builds(e: &Expr) -> bool {
+    struct Builds(bool);
+    impl<'ast> Visit<'ast> for Builds {
+        fn visit_expr_call(&mut self, _: &'ast ExprCall) {
+            self.0 = true;
+        }
+        fn visit_expr_method_call(&mut self, m: &'ast ExprMethodCall) {
+            self.0 |= matches!(
+                m.method.to_string().as_str(),
+                "build" | "with" | "layer" | "service"
+            );
+            syn::visit::visit_expr_method_call(self, m);
+        }
+    }
+    let mut find = Builds(false);
+    find.visit_expr(e);
+    find.0
+}
+
+/// The expressions a value was built from, following `let`s and struct fields, each with the
+/// imports of its file.
+fn origin<'a>(a: &Auditor<'a>, e: &'a Expr) -> Vec<(&'a Expr, &'a Imports)> {
+    let mut parts = Vec::new();
+    collect(a, e, 0, &mut parts);
+    parts
+}
+
+fn collect<'a>(
+    a: &Auditor<'a>,
+    e: &'a Expr,
+    depth: usize,
+    parts: &mut Vec<(&'a Expr, &'a Imports)>,
+) {
+    parts.push((e, a.imports()));
+    if depth > 8 {
+        return;
+    }
+    let (root, _) = expr::chain(e);
+    if let Expr::Field(f) = root
+        && let syn::Member::Named(name) = &f.member
+    {
+        parts.extend(
+            a.index
+                .field_inits(a.owner(&f.base).as_deref(), &name.to_string()),
+        );
+    } else if let Some((init, id)) = a.init_of(root) {
+        a.follow(id, || collect(a, init, depth + 1, parts));
+    }
+}
+
+/// Whether a value comes, through `let`s, from a parameter, a pattern or a struct field.
+fn from_elsewhere(a: &Auditor<'_>, e: &Expr, depth: usize) -> bool {
+    match expr::chain(e).0 {
+        Expr::Field(_) => true,
+        Expr::Path(p) => match p.path.get_ident().map(|i| a.binding(&i.to_string())) {
+            Some(Some(Binding::Let {
+                init: Some(init),
+                id,
+                ..
+            })) if depth < 8 => a.follow(id, || from_elsewhere(a, init, depth + 1)),
+            Some(Some(Binding::Param(_) | Binding::Pattern) | None) => true,
+            _ => false,
+        },
+        _ => false,
+    }
 }

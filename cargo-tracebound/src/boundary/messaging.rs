@@ -6,9 +6,10 @@ use syn::visit::Visit;
 use syn::{Expr, ExprMethodCall};
 
 use super::{Auditor, Binding, Judgement};
-use crate::analysis::carry::call_kind;
+use crate::analysis::carry::{call_kind, local_call};
 use crate::analysis::expr;
-use crate::index::{Call, Callee};
+use crate::index::{Call, Callee, Does, EXTRACTS, INJECTS};
+use crate::source::MacroBody;
 
 const PRODUCER_FIX: &str = "annotate the sending fn with #[traced_producer(carrier = headers)], or call tracebound::propagation::inject(&mut headers) before sending";
 const CONSUMER_FIX: &str = "handle each message in a #[traced_consumer(carrier = …)] fn, or extract its context with tracebound::propagation::extract (tracebound::stream::per_message for a stream)";
@@ -22,7 +23,7 @@ pub(super) fn method(a: &mut Auditor<'_>, m: &ExprMethodCall) -> Option<(&'stati
     }
     if a.file.mentions("async_nats") {
         let receiver = a.describe(&m.receiver);
-        if !(receiver.contains("redis") || receiver.contains("rumqttc")) {
+        if receiver.contains("async_nats") || receiver.contains("jetstream") {
             match (name.as_str(), args.len()) {
                 ("publish" | "request", 2) => {
                     return Some((
@@ -110,6 +111,24 @@ pub(super) fn receive_loop(
     a: &mut Auditor<'_>,
     body: &syn::Block,
 ) -> Option<(&'static str, Judgement)> {
+    // `loop { tokio::select! { Some(d) = consumer.next() => handle(d), … } }`
+    let selected = body.stmts.iter().find_map(|stmt| {
+        let mac = match stmt {
+            syn::Stmt::Macro(m) => &m.mac,
+            syn::Stmt::Expr(Expr::Macro(m), _) => &m.mac,
+            _ => return None,
+        };
+        let Some(MacroBody::Select(branches)) = a.file.macros.get(&expr::start(mac)) else {
+            return None;
+        };
+        branches.iter().find_map(|b| {
+            let system = source(a, &b.future)?;
+            Some((system, handles(a, &b.handler, &b.future)))
+        })
+    });
+    if selected.is_some() {
+        return selected;
+    }
     body.stmts.iter().find_map(|stmt| {
         let received = match stmt {
             syn::Stmt::Local(l) => &*l.init.as_ref()?.expr,
@@ -196,16 +215,26 @@ impl Extracts<'_, '_> {
         if self.found.is_some() {
             return;
         }
-        if matches!(
-            name,
-            "extract" | "extract_with" | "extract_using" | "extract_with_context"
-        ) {
+        if EXTRACTS.contains(&name) {
             self.found = Some(format!(
                 "the handler extracts the message's context with `{name}`"
             ));
-        } else if let Callee::Traced("traced_consumer") = self.auditor.index.callee(name, call) {
+        } else if let Callee::Traced("traced_consumer") =
+            self.auditor
+                .index
+                .callee(name, call, &self.auditor.file.name)
+        {
             self.found = Some(format!(
                 "`{name}` is #[traced_consumer]: it extracts each message's context"
+            ));
+        } else if self
+            .auditor
+            .index
+            .does(name, call, &self.auditor.file.name, Does::Extract)
+            == Some(true)
+        {
+            self.found = Some(format!(
+                "`{name}` extracts the message's context from its headers"
             ));
         }
     }
@@ -239,6 +268,9 @@ fn producer(a: &Auditor<'_>, carrier: &Expr) -> Judgement {
             return Judgement::carried(format!("the sending fn injects the context with `{how}`"));
         }
     }
+    if let Some(judgement) = made_by_helper(a, carrier) {
+        return judgement;
+    }
     if let Some(param) = from_caller(a, carrier, 0) {
         return Judgement::unknown(
             format!(
@@ -253,21 +285,47 @@ fn producer(a: &Auditor<'_>, carrier: &Expr) -> Judgement {
     )
 }
 
+/// Headers made by a workspace fn: carried when it injects, unknown when it does not in sight
+/// (it may call something that does).
+fn made_by_helper(a: &Auditor<'_>, carrier: &Expr) -> Option<Judgement> {
+    let mut calls = Calls(Vec::new());
+    calls.visit_expr(carrier);
+    if let Some((init, id)) = a.init_of(expr::chain(carrier).0) {
+        a.follow(id, || calls.visit_expr(init));
+    }
+    calls.0.into_iter().find_map(|(name, call)| {
+        match a.index.does(&name, call, &a.file.name, Does::Inject)? {
+            true => Some(Judgement::carried(format!(
+                "the headers come from `{name}`, which injects the context into them"
+            ))),
+            false => Some(Judgement::unknown(
+                format!("the headers come from `{name}`, and the audit does not follow it further"),
+                PRODUCER_FIX,
+            )),
+        }
+    })
+}
+
+/// Calls in an expression, by name.
+struct Calls(Vec<(String, Call)>);
+
+impl<'ast> Visit<'ast> for Calls {
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        if let Expr::Path(p) = &*call.func
+            && let Some(local) = local_call(&p.path)
+        {
+            self.0.push(local);
+        }
+        syn::visit::visit_expr_call(self, call);
+    }
+}
+
 /// A call that injects a context into a carrier: tracebound's or OpenTelemetry's propagator.
 pub(super) struct Injects(pub Option<String>);
 
 impl Injects {
     fn name(&mut self, name: String) {
-        if self.0.is_none()
-            && matches!(
-                name.as_str(),
-                "inject"
-                    | "inject_context"
-                    | "inject_using"
-                    | "inject_into"
-                    | "inject_context_into"
-            )
-        {
+        if self.0.is_none() && INJECTS.contains(&name.as_str()) {
             self.0 = Some(name);
         }
     }
@@ -300,8 +358,10 @@ fn from_caller(a: &Auditor<'_>, e: &Expr, depth: usize) -> Option<String> {
         .find_map(|ident| match a.binding(&ident) {
             Some(Binding::Param(_)) => Some(ident),
             Some(Binding::Let {
-                init: Some(init), ..
-            }) => from_caller(a, init, depth + 1),
+                init: Some(init),
+                id,
+                ..
+            }) => a.follow(id, || from_caller(a, init, depth + 1)),
             _ => None,
         })
 }
@@ -328,8 +388,10 @@ fn headers_of<'a>(a: &Auditor<'a>, record: &'a Expr, depth: usize) -> Option<&'a
     let Expr::Path(p) = root else { return None };
     match a.binding(&p.path.get_ident()?.to_string()) {
         Some(Binding::Let {
-            init: Some(init), ..
-        }) if depth < 8 => headers_of(a, init, depth + 1),
+            init: Some(init),
+            id,
+            ..
+        }) if depth < 8 => a.follow(id, || headers_of(a, init, depth + 1)),
         _ => None,
     }
 }
@@ -343,8 +405,10 @@ fn param_root(a: &Auditor<'_>, e: &Expr, depth: usize) -> Option<String> {
     match a.binding(&ident)? {
         Binding::Param(_) => Some(ident),
         Binding::Let {
-            init: Some(init), ..
-        } if depth < 8 => param_root(a, init, depth + 1),
+            init: Some(init),
+            id,
+            ..
+        } if depth < 8 => a.follow(id, || param_root(a, init, depth + 1)),
         _ => None,
     }
 }

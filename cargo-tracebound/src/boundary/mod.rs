@@ -7,6 +7,7 @@ mod process;
 mod task;
 mod thread;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use syn::Expr;
@@ -15,7 +16,7 @@ use syn::visit::Visit;
 
 use crate::analysis::expr;
 use crate::index::{Index, TRACEBOUND_ATTRIBUTES};
-use crate::source::{MacroBody, SourceFile};
+use crate::source::{Imports, MacroBody, SourceFile};
 use crate::{Finding, Verdict};
 
 /// A verdict with its reason and fix.
@@ -71,9 +72,17 @@ pub(crate) enum Binding<'a> {
     Let {
         init: Option<&'a Expr>,
         ty: Option<&'a syn::Type>,
+        /// This binding's place in [`Auditor::history`].
+        id: usize,
+        /// What the name meant before: `let fut = fut.with_current_context()`.
+        shadowed: Option<usize>,
+        /// Where the `let` is.
+        at: (usize, usize),
     },
     /// A parameter of the fn or of a closure.
     Param(Option<&'a syn::Type>),
+    /// Bound by a pattern: `if let`, `while let`, a `match` arm, a `for` loop, destructuring.
+    Pattern,
     /// The `s` of `std::thread::scope(|s| …)`.
     ThreadScope,
     /// The `s` of `rayon::scope(|s| …)`.
@@ -82,27 +91,44 @@ pub(crate) enum Binding<'a> {
 
 #[derive(Default)]
 struct Scope<'a> {
-    /// For a fn: its tracebound attribute and body; `None` for a closure.
+    /// For a fn: its tracebound attribute and body; `None` for a block or a closure.
     function: Option<(Option<&'static str>, &'a syn::Block)>,
-    bindings: HashMap<String, Binding<'a>>,
+    /// Names to their binding in [`Auditor::history`].
+    bindings: HashMap<String, usize>,
 }
 
 pub(crate) struct Auditor<'a> {
     pub file: &'a SourceFile,
-    pub index: &'a Index,
+    pub index: &'a Index<'a>,
     pub findings: Vec<Finding>,
+    /// For each finding, the line where its whole expression starts (an allow comment above
+    /// a formatted chain is above that line).
+    pub anchors: Vec<usize>,
     scopes: Vec<Scope<'a>>,
+    history: Vec<Binding<'a>>,
+    /// The `let`s whose initialiser is being followed: in it, their own name means what it
+    /// meant before them.
+    following: RefCell<Vec<usize>>,
+    /// The `Self` type of the `impl` blocks being walked.
+    impl_types: Vec<String>,
+    /// The imports of the inline modules being walked.
+    modules: Vec<&'a Imports>,
     /// The binding the next closure's first parameter gets (`thread::scope(|s| …)`).
     closure_role: Option<Binding<'a>>,
 }
 
 impl<'a> Auditor<'a> {
-    pub fn new(file: &'a SourceFile, index: &'a Index) -> Self {
+    pub fn new(file: &'a SourceFile, index: &'a Index<'a>) -> Self {
         Auditor {
             file,
             index,
             findings: Vec::new(),
+            anchors: Vec::new(),
             scopes: Vec::new(),
+            history: Vec::new(),
+            following: RefCell::new(Vec::new()),
+            impl_types: Vec::new(),
+            modules: Vec::new(),
             closure_role: None,
         }
     }
@@ -112,11 +138,45 @@ impl<'a> Auditor<'a> {
         self.visit_file(ast);
     }
 
+    /// The imports of the module being walked.
+    pub(crate) fn imports(&self) -> &'a Imports {
+        self.modules.last().copied().unwrap_or(&self.file.imports)
+    }
+
     pub(crate) fn binding(&self, name: &str) -> Option<Binding<'a>> {
-        self.scopes
+        let mut id = self
+            .scopes
             .iter()
             .rev()
-            .find_map(|s| s.bindings.get(name).copied())
+            .find_map(|s| s.bindings.get(name).copied())?;
+        while self.following.borrow().contains(&id) {
+            match self.history[id] {
+                Binding::Let { shadowed, .. } => id = shadowed?,
+                _ => break,
+            }
+        }
+        Some(self.history[id])
+    }
+
+    /// Runs `f` inside the initialiser of the `let` `id`.
+    pub(crate) fn follow<R>(&self, id: usize, f: impl FnOnce() -> R) -> R {
+        self.following.borrow_mut().push(id);
+        let result = f();
+        self.following.borrow_mut().pop();
+        result
+    }
+
+    /// The initialiser of the `let` a plain name is bound by, and that `let`'s id.
+    pub(crate) fn init_of(&self, e: &Expr) -> Option<(&'a Expr, usize)> {
+        let Expr::Path(p) = e else { return None };
+        match self.binding(&p.path.get_ident()?.to_string())? {
+            Binding::Let {
+                init: Some(init),
+                id,
+                ..
+            } => Some((init, id)),
+            _ => None,
+        }
     }
 
     /// The tracebound attribute and body of the fn being walked.
@@ -135,7 +195,7 @@ impl<'a> Auditor<'a> {
         if depth > 8 {
             return String::new();
         }
-        let imports = &self.file.imports;
+        let imports = self.imports();
         let (root, methods) = expr::chain(e);
         let mut text = match root {
             Expr::Path(p) => match p
@@ -143,31 +203,36 @@ impl<'a> Auditor<'a> {
                 .get_ident()
                 .and_then(|i| self.binding(&i.to_string()))
             {
-                Some(Binding::Let { ty: Some(ty), init }) => {
-                    let mut t = expr::type_text(ty, imports);
+                Some(Binding::Let { ty, init, id, .. }) => {
+                    let mut t = ty
+                        .map(|ty| expr::type_text(ty, imports))
+                        .unwrap_or_default();
                     if let Some(init) = init {
                         t.push(' ');
-                        t.push_str(&self.describe_at(init, depth + 1));
+                        t.push_str(&self.follow(id, || self.describe_at(init, depth + 1)));
                     }
                     t
                 }
-                Some(Binding::Let {
-                    init: Some(init), ..
-                }) => self.describe_at(init, depth + 1),
                 Some(Binding::Param(Some(ty))) => expr::type_text(ty, imports),
                 Some(Binding::ThreadScope) => "std::thread::Scope".into(),
                 Some(Binding::RayonScope) => "rayon::Scope".into(),
-                _ => expr::path_text(&p.path, imports),
+                Some(Binding::Param(None) | Binding::Pattern) => String::new(),
+                None => expr::path_text(&p.path, imports),
             },
             Expr::Call(c) => match &*c.func {
                 Expr::Path(p) => expr::path_text(&p.path, imports),
                 _ => String::new(),
             },
             Expr::Field(f) => match &f.member {
-                syn::Member::Named(name) => self.index.field_types(&name.to_string()).join(" | "),
+                syn::Member::Named(name) => self
+                    .index
+                    .field_type(self.owner(&f.base).as_deref(), &name.to_string())
+                    .unwrap_or_default()
+                    .to_string(),
                 syn::Member::Unnamed(_) => String::new(),
             },
             Expr::Struct(s) => expr::path_text(&s.path, imports),
+            Expr::Macro(m) => format!("{}!", expr::path_text(&m.mac.path, imports)),
             _ => String::new(),
         };
         for m in methods.iter().rev() {
@@ -177,8 +242,28 @@ impl<'a> Auditor<'a> {
         text
     }
 
-    fn report(&mut self, node: &impl Spanned, kind: &'static str, judgement: Judgement) {
+    /// The struct a field access is on: `self` in an `impl`, or a binding of a known type.
+    pub(crate) fn owner(&self, base: &Expr) -> Option<String> {
+        if let Expr::Path(p) = expr::strip(base)
+            && p.path.is_ident("self")
+        {
+            return self.impl_types.last().cloned();
+        }
+        let text = self.describe(base);
+        let ty = text.split(['<', ' ', '.']).next()?;
+        let last = ty.rsplit("::").next()?;
+        (!last.is_empty()).then(|| last.to_string())
+    }
+
+    fn report(
+        &mut self,
+        node: &impl Spanned,
+        anchor: &impl Spanned,
+        kind: &'static str,
+        judgement: Judgement,
+    ) {
         let (line, column) = expr::start(node);
+        self.anchors.push(expr::start(anchor).0);
         self.findings.push(Finding {
             file: self.file.name.clone(),
             line,
@@ -191,6 +276,67 @@ impl<'a> Auditor<'a> {
         });
     }
 
+    fn bind(&mut self, name: String, binding: Binding<'a>) {
+        let id = self.history.len();
+        self.history.push(binding);
+        if let Some(scope) = self.scopes.last_mut() {
+            scope.bindings.insert(name, id);
+        }
+    }
+
+    /// Every name a pattern binds, as `binding` (for a plain name) or as [`Binding::Pattern`].
+    fn bind_pattern(&mut self, pat: &'a syn::Pat, binding: Binding<'a>) {
+        match pat {
+            syn::Pat::Ident(p) if p.subpat.is_none() => {
+                let name = p.ident.to_string();
+                let binding = match binding {
+                    Binding::Let { init, ty, at, .. } => Binding::Let {
+                        init,
+                        ty,
+                        id: self.history.len(),
+                        shadowed: self
+                            .scopes
+                            .iter()
+                            .rev()
+                            .find_map(|s| s.bindings.get(&name).copied()),
+                        at,
+                    },
+                    other => other,
+                };
+                self.bind(name, binding);
+            }
+            syn::Pat::Type(t) => {
+                let binding = match binding {
+                    Binding::Let {
+                        init,
+                        id,
+                        shadowed,
+                        at,
+                        ..
+                    } => Binding::Let {
+                        init,
+                        ty: Some(&t.ty),
+                        id,
+                        shadowed,
+                        at,
+                    },
+                    Binding::Param(_) => Binding::Param(Some(&t.ty)),
+                    other => other,
+                };
+                self.bind_pattern(&t.pat, binding);
+            }
+            syn::Pat::Reference(r) => self.bind_pattern(&r.pat, binding),
+            // Destructured: the parts are not the value.
+            other => {
+                let mut names = PatternNames::default();
+                names.visit_pat(other);
+                for name in names.0 {
+                    self.bind(name, Binding::Pattern);
+                }
+            }
+        }
+    }
+
     fn enter_fn(
         &mut self,
         attrs: &[syn::Attribute],
@@ -201,20 +347,19 @@ impl<'a> Auditor<'a> {
             let last = a.path().segments.last()?.ident.to_string();
             TRACEBOUND_ATTRIBUTES.into_iter().find(|t| *t == last)
         });
-        let mut scope = Scope {
+        self.scopes.push(Scope {
             function: Some((attribute, body)),
             bindings: HashMap::new(),
-        };
+        });
         for input in &sig.inputs {
             if let syn::FnArg::Typed(t) = input {
-                bind_pattern(&mut scope.bindings, &t.pat, Binding::Param(Some(&t.ty)));
+                self.bind_pattern(&t.pat, Binding::Param(Some(&t.ty)));
             }
         }
-        self.scopes.push(scope);
     }
 
-    /// A macro's arguments, walked when they parse as expressions or statements; a macro that
-    /// does not parse and names a boundary is reported as unknown.
+    /// A macro's arguments, walked when they parse as expressions, statements or `select!`
+    /// branches; a macro that does not parse and names a boundary is reported as unknown.
     fn macro_tokens(&mut self, mac: &'a syn::Macro) {
         match self.file.macros.get(&expr::start(mac)) {
             Some(MacroBody::Exprs(args)) => {
@@ -227,6 +372,17 @@ impl<'a> Auditor<'a> {
                     self.visit_stmt(stmt);
                 }
             }
+            Some(MacroBody::Select(branches)) => {
+                for branch in branches {
+                    self.visit_expr(&branch.future);
+                    self.scopes.push(Scope::default());
+                    if let Some(pat) = &branch.pat {
+                        self.bind_pattern(pat, Binding::Pattern);
+                    }
+                    self.visit_expr(&branch.handler);
+                    self.scopes.pop();
+                }
+            }
             None => {
                 if let Some(ident) = boundary_token(mac.tokens.clone()) {
                     let name = expr::last_ident(&mac.path);
@@ -234,10 +390,21 @@ impl<'a> Auditor<'a> {
                         format!("`{ident}` inside `{name}!`, which the audit cannot expand"),
                         "move the boundary out of the macro, or check it by hand and allow it",
                     );
-                    self.report(&ident, "macro", judgement);
+                    self.report(&ident, &ident, "macro", judgement);
                 }
             }
         }
+    }
+}
+
+/// The names a pattern binds.
+#[derive(Default)]
+struct PatternNames(Vec<String>);
+
+impl<'ast> Visit<'ast> for PatternNames {
+    fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+        self.0.push(p.ident.to_string());
+        syn::visit::visit_pat_ident(self, p);
     }
 }
 
@@ -266,47 +433,32 @@ fn boundary_token(tokens: proc_macro2::TokenStream) -> Option<proc_macro2::Ident
     })
 }
 
-fn bind_pattern<'a>(
-    bindings: &mut HashMap<String, Binding<'a>>,
-    pat: &'a syn::Pat,
-    binding: Binding<'a>,
-) {
-    match pat {
-        syn::Pat::Ident(p) => {
-            bindings.insert(p.ident.to_string(), binding);
-        }
-        syn::Pat::Type(t) => {
-            let binding = match binding {
-                Binding::Let { init, .. } => Binding::Let {
-                    init,
-                    ty: Some(&t.ty),
-                },
-                Binding::Param(_) => Binding::Param(Some(&t.ty)),
-                other => other,
-            };
-            bind_pattern(bindings, &t.pat, binding);
-        }
-        syn::Pat::Reference(r) => bind_pattern(bindings, &r.pat, binding),
-        // Destructured: the parts are not the value.
-        syn::Pat::Tuple(t) => {
-            for p in &t.elems {
-                bind_pattern(bindings, p, Binding::Param(None));
-            }
-        }
-        syn::Pat::TupleStruct(t) => {
-            for p in &t.elems {
-                bind_pattern(bindings, p, Binding::Param(None));
-            }
-        }
-        _ => {}
-    }
-}
-
 impl<'a> Visit<'a> for Auditor<'a> {
     fn visit_item_fn(&mut self, f: &'a syn::ItemFn) {
         self.enter_fn(&f.attrs, &f.sig, &f.block);
         syn::visit::visit_item_fn(self, f);
         self.scopes.pop();
+    }
+
+    fn visit_item_mod(&mut self, m: &'a syn::ItemMod) {
+        let imports = self.file.modules.get(&expr::start(m));
+        if let Some(imports) = imports {
+            self.modules.push(imports);
+        }
+        syn::visit::visit_item_mod(self, m);
+        if imports.is_some() {
+            self.modules.pop();
+        }
+    }
+
+    fn visit_item_impl(&mut self, i: &'a syn::ItemImpl) {
+        let name = match &*i.self_ty {
+            syn::Type::Path(p) => expr::last_ident(&p.path),
+            _ => String::new(),
+        };
+        self.impl_types.push(name);
+        syn::visit::visit_item_impl(self, i);
+        self.impl_types.pop();
     }
 
     fn visit_impl_item_fn(&mut self, f: &'a syn::ImplItemFn) {
@@ -323,46 +475,55 @@ impl<'a> Visit<'a> for Auditor<'a> {
         }
     }
 
+    fn visit_block(&mut self, b: &'a syn::Block) {
+        self.scopes.push(Scope::default());
+        syn::visit::visit_block(self, b);
+        self.scopes.pop();
+    }
+
     fn visit_expr_closure(&mut self, c: &'a syn::ExprClosure) {
-        let mut scope = Scope::default();
+        self.scopes.push(Scope::default());
         let mut role = self.closure_role.take();
         for input in &c.inputs {
             let binding = role.take().unwrap_or(Binding::Param(None));
-            bind_pattern(&mut scope.bindings, input, binding);
+            self.bind_pattern(input, binding);
         }
-        self.scopes.push(scope);
-        syn::visit::visit_expr_closure(self, c);
+        self.visit_expr(&c.body);
         self.scopes.pop();
     }
 
     fn visit_local(&mut self, local: &'a syn::Local) {
         syn::visit::visit_local(self, local);
         let init = local.init.as_ref().map(|i| &*i.expr);
-        // `let client = client.clone();` keeps standing for what `client` was: the new binding
-        // would only point back at itself.
-        let reborrow = match (&local.pat, init.map(|e| expr::chain(e).0)) {
-            (syn::Pat::Ident(p), Some(Expr::Path(root))) => root.path.is_ident(&p.ident),
-            _ => false,
+        let binding = Binding::Let {
+            init,
+            ty: None,
+            id: 0,
+            shadowed: None,
+            at: expr::start(local),
         };
-        if reborrow {
-            return;
-        }
-        if let Some(scope) = self.scopes.last_mut() {
-            bind_pattern(
-                &mut scope.bindings,
-                &local.pat,
-                Binding::Let { init, ty: None },
-            );
-        }
+        self.bind_pattern(&local.pat, binding);
+    }
+
+    fn visit_expr_let(&mut self, l: &'a syn::ExprLet) {
+        self.visit_expr(&l.expr);
+        self.bind_pattern(&l.pat, Binding::Pattern);
+    }
+
+    fn visit_arm(&mut self, arm: &'a syn::Arm) {
+        self.scopes.push(Scope::default());
+        self.bind_pattern(&arm.pat, Binding::Pattern);
+        syn::visit::visit_arm(self, arm);
+        self.scopes.pop();
     }
 
     fn visit_expr_call(&mut self, call: &'a syn::ExprCall) {
         if let Expr::Path(p) = &*call.func {
-            let path = self.file.imports.resolve(&p.path);
+            let path = self.imports().resolve(&p.path);
             let candidates = std::iter::once(path.clone()).chain(
                 // A bare name may come from a glob import.
                 (path.len() == 1)
-                    .then(|| self.file.imports.globs().to_vec())
+                    .then(|| self.imports().globs().to_vec())
                     .into_iter()
                     .flatten()
                     .map(|mut g| {
@@ -376,7 +537,7 @@ impl<'a> Visit<'a> for Auditor<'a> {
                     .or_else(|| thread::call(self, &path, call))
                     .or_else(|| http::call(self, &path, call))
                 {
-                    self.report(call, kind, judgement);
+                    self.report(call, call, kind, judgement);
                     break;
                 }
             }
@@ -392,31 +553,48 @@ impl<'a> Visit<'a> for Auditor<'a> {
             .or_else(|| http::method(self, m))
             .or_else(|| process::method(self, m));
         if let Some((kind, judgement)) = found {
-            // The position of the method's name: a chain spans many lines.
-            self.report(&m.method, kind, judgement);
+            // At the method's name: a formatted chain spans many lines.
+            self.report(&m.method, m, kind, judgement);
         }
         syn::visit::visit_expr_method_call(self, m);
     }
 
     fn visit_expr_while(&mut self, w: &'a syn::ExprWhile) {
         if let Some((kind, judgement)) = messaging::consume_loop(self, &w.cond, &w.body) {
-            self.report(&w.while_token, kind, judgement);
+            self.report(&w.while_token, w, kind, judgement);
         }
+        self.scopes.push(Scope::default());
         syn::visit::visit_expr_while(self, w);
+        self.scopes.pop();
     }
 
     fn visit_expr_for_loop(&mut self, f: &'a syn::ExprForLoop) {
         if let Some((kind, judgement)) = messaging::consume_loop(self, &f.expr, &f.body) {
-            self.report(&f.for_token, kind, judgement);
+            self.report(&f.for_token, f, kind, judgement);
         }
-        syn::visit::visit_expr_for_loop(self, f);
+        self.visit_expr(&f.expr);
+        self.scopes.push(Scope::default());
+        self.bind_pattern(&f.pat, Binding::Pattern);
+        self.visit_block(&f.body);
+        self.scopes.pop();
     }
 
     fn visit_expr_loop(&mut self, l: &'a syn::ExprLoop) {
         if let Some((kind, judgement)) = messaging::receive_loop(self, &l.body) {
-            self.report(&l.loop_token, kind, judgement);
+            self.report(&l.loop_token, l, kind, judgement);
         }
         syn::visit::visit_expr_loop(self, l);
+    }
+
+    fn visit_expr_if(&mut self, i: &'a syn::ExprIf) {
+        // `if let` bindings are for the `then` block only.
+        self.scopes.push(Scope::default());
+        self.visit_expr(&i.cond);
+        self.visit_block(&i.then_branch);
+        self.scopes.pop();
+        if let Some((_, other)) = &i.else_branch {
+            self.visit_expr(other);
+        }
     }
 
     fn visit_macro(&mut self, mac: &'a syn::Macro) {

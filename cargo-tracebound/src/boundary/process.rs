@@ -35,9 +35,15 @@ pub(super) fn method(a: &mut Auditor<'_>, m: &ExprMethodCall) -> Option<(&'stati
             ),
         ));
     };
+    // The injection counts between this binding's `let` and the spawn.
+    let after = match a.binding(&variable) {
+        Some(Binding::Let { at, .. }) => at,
+        _ => (0, 0),
+    };
     if let Some((_, body)) = a.function() {
         let mut find = InjectsInto {
             variable: &variable,
+            between: (after, expr::start(&m.method)),
             found: None,
         };
         find.visit_block(body);
@@ -68,6 +74,8 @@ pub(super) fn method(a: &mut Auditor<'_>, m: &ExprMethodCall) -> Option<(&'stati
 /// `env::inject_into(&mut cmd)` or `inject_context_into(&cx, &mut cmd)` on this variable.
 struct InjectsInto<'v> {
     variable: &'v str,
+    /// After the command's `let`, before its spawn.
+    between: ((usize, usize), (usize, usize)),
     found: Option<String>,
 }
 
@@ -75,7 +83,10 @@ impl<'ast> Visit<'ast> for InjectsInto<'_> {
     fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
         if let Expr::Path(p) = &*call.func {
             let name = expr::last_ident(&p.path);
+            let at = expr::start(call);
             if matches!(name.as_str(), "inject_into" | "inject_context_into")
+                && self.between.0 < at
+                && at < self.between.1
                 && call.args.iter().any(|arg| {
                     arg.to_token_stream()
                         .into_iter()

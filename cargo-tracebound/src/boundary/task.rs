@@ -53,8 +53,7 @@ pub(super) fn method(a: &mut Auditor<'_>, m: &ExprMethodCall) -> Option<(&'stati
     let name = m.method.to_string();
     let receiver = a.describe(&m.receiver);
     let has = |s: &str| receiver.contains(s);
-    let futures =
-        a.file.mentions("futures") && (has("ThreadPool") || has("Spawner") || has("LocalPool"));
+    let futures = has("futures") && (has("ThreadPool") || has("Spawner") || has("LocalPool"));
     Some(match name.as_str() {
         "spawn" | "spawn_on" if has("JoinSet") => ("JoinSet::spawn", a.future(arg, WRAP_FIX)),
         "spawn_local" | "spawn_local_on" if has("JoinSet") => {

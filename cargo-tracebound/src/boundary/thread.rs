@@ -55,9 +55,32 @@ pub(super) fn method(a: &mut Auditor<'_>, m: &ExprMethodCall) -> Option<(&'stati
         "spawn" | "spawn_fifo" if has("rayon::Scope") => {
             ("rayon::Scope::spawn", a.closure(arg, BIND_FIX))
         }
-        "spawn" | "spawn_fifo" | "install" if has("rayon") && has("ThreadPool") => {
+        "spawn" | "spawn_fifo" if has("rayon") && has("ThreadPool") => {
             ("rayon::ThreadPool::spawn", a.closure(arg, BIND_FIX))
         }
+        "install" if has("rayon") && has("ThreadPool") => {
+            ("rayon::ThreadPool::install", a.closure(arg, BIND_FIX))
+        }
+        // A parallel iterator runs its closures on the pool's threads.
+        "for_each" | "for_each_with" | "try_for_each" if parallel(a, &m.receiver) => (
+            "rayon parallel iterator",
+            a.closure(m.args.last()?, BIND_FIX),
+        ),
         _ => return None,
     })
+}
+
+/// Whether a method chain is over one of rayon's parallel iterators.
+fn parallel(a: &Auditor<'_>, receiver: &syn::Expr) -> bool {
+    let text = a.describe(receiver);
+    [
+        ".par_iter",
+        ".into_par_iter",
+        ".par_iter_mut",
+        ".par_bridge",
+        ".par_chunks",
+        ".par_drain",
+    ]
+    .iter()
+    .any(|p| text.contains(p))
 }

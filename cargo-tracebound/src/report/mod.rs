@@ -13,8 +13,13 @@ use crate::{Audit, Verdict};
 /// `12 boundaries: 9 carried, 2 lost, 1 unknown; 1 allowed by a comment`.
 pub fn summary(audit: &Audit) -> String {
     let mut line = format!(
-        "{} boundaries: {} carried, {} lost, {} unknown",
+        "{} boundar{}: {} carried, {} lost, {} unknown",
         audit.findings.len(),
+        if audit.findings.len() == 1 {
+            "y"
+        } else {
+            "ies"
+        },
         audit.count(Verdict::Carried),
         audit.count(Verdict::Lost),
         audit.count(Verdict::Unknown),
@@ -22,7 +27,8 @@ pub fn summary(audit: &Audit) -> String {
     if audit.allowed() > 0 {
         line.push_str(&format!("; {} allowed by a comment", audit.allowed()));
     }
-    line.push_str(&format!("; {} files, {} lines", audit.files, audit.lines));
+    let files = if audit.files == 1 { "file" } else { "files" };
+    line.push_str(&format!("; {} {files}, {} lines", audit.files, audit.lines));
     if !audit.complete() {
         line.push_str(&format!("; incomplete: {} skipped", audit.problems.len()));
     }
