@@ -74,6 +74,9 @@
 //!
 //! # Features
 //! - `tokio` (default): [`spawn`], [`spawn_blocking`], [`spawn_local`].
+//! - `tokio-hooks`: [`hooks::carry`], tokio's task hooks carrying the spawner's context into
+//!   every task, a library's bare `tokio::spawn` included, and [`hooks::report`]; needs
+//!   `RUSTFLAGS="--cfg tokio_unstable"` (without it, a call to `carry` does not compile).
 //! - `testing`: [`testing::install`], an in-memory recorder of spans, and [`testing::TraceTree`].
 //! - `sdk`: [`set_tracer_provider`], which installs an OpenTelemetry SDK provider so that
 //!   traced functions build their spans with its tracer directly (the fastest path).
@@ -98,6 +101,8 @@ mod diagnostics;
 pub mod env;
 mod field;
 mod globals;
+#[cfg(feature = "tokio-hooks")]
+pub mod hooks;
 pub mod propagation;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;

@@ -26,6 +26,8 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    #[cfg(all(feature = "tokio-hooks", tokio_unstable))]
+    let _own = crate::hooks::Own::mark();
     tokio::spawn(Spawned {
         cx: Some(Context::current()),
         future,
@@ -73,6 +75,8 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
+    #[cfg(all(feature = "tokio-hooks", tokio_unstable))]
+    let _own = crate::hooks::Own::mark();
     tokio::task::spawn_local(crate::carry(future))
 }
 

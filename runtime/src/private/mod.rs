@@ -21,6 +21,8 @@ pub use opentelemetry::KeyValue;
 pub use opentelemetry::trace::SpanKind;
 pub use outcome::Outcome;
 pub use started::Started;
+#[cfg(all(feature = "tokio-hooks", tokio_unstable))]
+pub(crate) use started::carries_nothing;
 pub use sync::run_sync;
 pub use traced::{Traced, instrument};
 

@@ -110,7 +110,7 @@ impl Started {
 /// invalid one and continues no trace), no baggage, and telemetry not suppressed. Other values
 /// stored in a context with `Context::with_value` are carried only together with one of those.
 #[inline]
-fn carries_nothing(cx: &Context) -> bool {
+pub(crate) fn carries_nothing(cx: &Context) -> bool {
     // `has_active_span` first: the common empty context answers without the span lookup.
     (!cx.has_active_span() || !cx.span().span_context().is_valid())
         && !cx.is_telemetry_suppressed()
