@@ -10,19 +10,20 @@
 //! rows without them run. `hooks count <comparison> <variant> <calls>` runs one variant alone,
 //! for callgrind or perf.
 
+#[path = "paired.rs"]
+mod paired;
 #[path = "variants.rs"]
 mod variants;
 
 use opentelemetry::Context;
 use opentelemetry::trace::FutureExt;
+use paired::{ROUNDS, measured, quartiles, ratios, rounds};
 use std::hint::black_box;
 use std::rc::Rc;
-use std::time::Instant;
 use tokio::runtime::{Builder, Runtime};
 use tokio::task::{JoinHandle, yield_now};
 use variants::{bare, install, parent, spawn_100};
 
-const ROUNDS: usize = 400;
 /// Polls of the task in `poll`: it yields one less.
 const POLLS: u64 = 100;
 
@@ -183,34 +184,10 @@ fn spawn_100_polls(runtime: &Runtime, spawn: impl Fn(u64) -> JoinHandle<u64>) ->
     runtime.block_on(async { spawn(0).await.unwrap() })
 }
 
-/// Runs `batch` with `calls` calls: the one function callgrind counts in
-/// (`--toggle-collect='*measured*'`).
-#[inline(never)]
-fn measured(batch: &dyn Fn(u64), calls: u64) {
-    batch(calls);
-}
-
-fn quartiles(mut values: Vec<f64>) -> [f64; 3] {
-    values.sort_by(f64::total_cmp);
-    let at = |q: usize| values[(values.len() - 1) * q / 4];
-    [at(1), at(2), at(3)]
-}
-
 /// Each variant's median time per call, and its ratios to `baselines` round by round.
 fn run(comparison: &Comparison, baselines: &[&str]) -> Vec<(f64, Vec<[f64; 3]>)> {
     let n = comparison.variants.len();
-    for (_, batch) in &comparison.variants {
-        batch(comparison.calls);
-    }
-    let mut times = vec![Vec::with_capacity(ROUNDS); n];
-    for round in 0..ROUNDS {
-        for k in 0..n {
-            let i = (round + k) % n;
-            let start = Instant::now();
-            measured(&comparison.variants[i].1, comparison.calls);
-            times[i].push(start.elapsed().as_nanos() as f64 / comparison.calls as f64);
-        }
-    }
+    let times = rounds(&comparison.variants, comparison.calls);
     let position = |name: &str| {
         comparison
             .variants
@@ -222,10 +199,7 @@ fn run(comparison: &Comparison, baselines: &[&str]) -> Vec<(f64, Vec<[f64; 3]>)>
         .map(|i| {
             let ratios = baselines
                 .iter()
-                .map(|base| {
-                    let base = &times[position(base)];
-                    quartiles(times[i].iter().zip(base).map(|(a, b)| a / b).collect())
-                })
+                .map(|base| ratios(&times[i], &times[position(base)]))
                 .collect();
             (quartiles(times[i].clone())[1], ratios)
         })

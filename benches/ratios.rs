@@ -13,19 +13,13 @@
 
 #[path = "comparisons.rs"]
 mod comparisons;
+#[path = "paired.rs"]
+mod paired;
 #[path = "variants.rs"]
 mod variants;
 
 use comparisons::{COMPARISONS, Comparison, prepare};
-use std::time::Instant;
-
-const ROUNDS: usize = 400;
-
-/// Runs `batch` with `calls` calls: the one function callgrind counts in.
-#[inline(never)]
-fn measured(batch: &dyn Fn(u64), calls: u64) {
-    batch(calls);
-}
+use paired::{ROUNDS, measured, quartiles, ratios, rounds};
 
 struct Result {
     variant: &'static str,
@@ -33,27 +27,9 @@ struct Result {
     ratio: [f64; 3],
 }
 
-fn quartiles(mut values: Vec<f64>) -> [f64; 3] {
-    values.sort_by(f64::total_cmp);
-    let at = |q: usize| values[(values.len() - 1) * q / 4];
-    [at(1), at(2), at(3)]
-}
-
 fn run(comparison: &Comparison) -> Vec<Result> {
     let n = comparison.variants.len();
-    // One round to warm up (caches, lazily built statics, the per-thread tracers).
-    for (_, batch) in &comparison.variants {
-        batch(comparison.calls);
-    }
-    let mut times = vec![Vec::with_capacity(ROUNDS); n];
-    for round in 0..ROUNDS {
-        for k in 0..n {
-            let i = (round + k) % n;
-            let start = Instant::now();
-            measured(&comparison.variants[i].1, comparison.calls);
-            times[i].push(start.elapsed().as_nanos() as f64 / comparison.calls as f64);
-        }
-    }
+    let times = rounds(&comparison.variants, comparison.calls);
     let base = comparison
         .variants
         .iter()
@@ -63,13 +39,7 @@ fn run(comparison: &Comparison) -> Vec<Result> {
         .map(|i| Result {
             variant: comparison.variants[i].0,
             ns_per_call: quartiles(times[i].clone())[1],
-            ratio: quartiles(
-                times[i]
-                    .iter()
-                    .zip(&times[base])
-                    .map(|(a, b)| a / b)
-                    .collect(),
-            ),
+            ratio: ratios(&times[i], &times[base]),
         })
         .collect()
 }

@@ -19,6 +19,9 @@ use crate::index::{Index, TRACEBOUND_ATTRIBUTES};
 use crate::source::{Imports, MacroBody, SourceFile};
 use crate::{Finding, Verdict};
 
+/// The fix for a closure run on another thread.
+const BIND_FIX: &str = "wrap the closure in tracebound::bind(…)";
+
 /// A verdict with its reason and fix.
 pub(crate) struct Judgement {
     pub verdict: Verdict,

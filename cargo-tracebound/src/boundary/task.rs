@@ -3,14 +3,13 @@
 
 use syn::{ExprCall, ExprMethodCall};
 
-use super::{Auditor, Judgement};
+use super::{Auditor, BIND_FIX, Judgement};
 
 const SPAWN_FIX: &str = "use tracebound::spawn, or add .with_current_context() to the future";
 const LOCAL_FIX: &str = "use tracebound::spawn_local";
 const BLOCKING_FIX: &str =
     "use tracebound::spawn_blocking, or make the closure's work a #[traced_blocking] fn";
 const WRAP_FIX: &str = "spawn tracebound::carry(future)";
-const WRAP_CLOSURE_FIX: &str = "wrap the closure in tracebound::bind(…)";
 
 pub(super) fn call(
     a: &mut Auditor<'_>,
@@ -60,15 +59,12 @@ pub(super) fn method(a: &mut Auditor<'_>, m: &ExprMethodCall) -> Option<(&'stati
             ("JoinSet::spawn_local", a.future(arg, WRAP_FIX))
         }
         "spawn_blocking" | "spawn_blocking_on" if has("JoinSet") => {
-            ("JoinSet::spawn_blocking", a.closure(arg, WRAP_CLOSURE_FIX))
+            ("JoinSet::spawn_blocking", a.closure(arg, BIND_FIX))
         }
         "spawn_local" if has("LocalSet") => ("LocalSet::spawn_local", a.future(arg, LOCAL_FIX)),
         "spawn" | "spawn_local" | "spawn_blocking" if has("tokio::task::Builder") => {
             if name == "spawn_blocking" {
-                (
-                    "task::Builder::spawn_blocking",
-                    a.closure(arg, WRAP_CLOSURE_FIX),
-                )
+                ("task::Builder::spawn_blocking", a.closure(arg, BIND_FIX))
             } else {
                 ("task::Builder::spawn", a.future(arg, WRAP_FIX))
             }
@@ -77,7 +73,7 @@ pub(super) fn method(a: &mut Auditor<'_>, m: &ExprMethodCall) -> Option<(&'stati
             ("Handle::spawn", a.future(arg, WRAP_FIX))
         }
         "spawn_blocking" if has("Handle") || has("tokio::runtime") || has("Runtime") => {
-            ("Handle::spawn_blocking", a.closure(arg, WRAP_CLOSURE_FIX))
+            ("Handle::spawn_blocking", a.closure(arg, BIND_FIX))
         }
         "spawn_ok" | "spawn_obj_ok" => ("futures ThreadPool::spawn_ok", a.future(arg, WRAP_FIX)),
         "spawn" | "spawn_with_handle" | "spawn_local" | "spawn_local_with_handle" if futures => {

@@ -3,11 +3,10 @@
 
 use syn::{ExprCall, ExprMethodCall};
 
-use super::{Auditor, Binding, Judgement, worst};
+use super::{Auditor, BIND_FIX, Binding, Judgement, worst};
 
 const THREAD_FIX: &str =
     "use tracebound::thread::spawn, or wrap the closure in tracebound::bind(…)";
-const BIND_FIX: &str = "wrap the closure in tracebound::bind(…)";
 
 pub(super) fn call(
     a: &mut Auditor<'_>,
