@@ -655,3 +655,132 @@ fn carry_with_runs_the_users_callbacks_inside_tracebounds() {
     // One spawn, four polls (each with the task's span attached), one end.
     assert_eq!(counts, [1, 4, 4, 1, 4]);
 }
+
+/// A task that outlives its spawner (a client's connection driver) does not keep the spawner's
+/// span from ending: the hooks carry the span's ids, not the span. Its spans still parent on it.
+#[test]
+fn a_long_lived_task_does_not_keep_its_spawners_span_from_ending() {
+    let rt = hooked();
+    let recorder = testing::install();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let driver = {
+        let _enter = rt.enter();
+        // Ended when its last reference goes, as `Tracer::in_span` ends its span.
+        let _token = attach(start("hooks-request", 40));
+        tokio::spawn(async move {
+            let _ = released.await;
+            leaf("driver-work", 40);
+        })
+    };
+    let request = eventually(|| {
+        recorder
+            .spans()
+            .into_iter()
+            .find(|s| s.name == "hooks-request" && attribute(s, "n") == Some(&Value::I64(40)))
+    })
+    .expect("the request's span ends while the task it spawned lives on");
+    assert!(!driver.is_finished());
+    release.send(()).unwrap();
+    rt.block_on(driver).unwrap();
+    assert_child_of(&recorded("driver-work", "n", 40), &request);
+}
+
+/// Tokio reports the end of a task spawned onto a runtime that is shutting down before its
+/// spawn: no entry may be left for it.
+#[test]
+fn a_task_spawned_onto_a_closed_runtime_leaves_no_entry() {
+    // A current-thread runtime closes its task list as it is dropped.
+    let rt = hooks::carry(&mut Builder::new_current_thread())
+        .build()
+        .unwrap();
+    let handle = rt.handle().clone();
+    drop(rt);
+    let _token = attach(start("hooks-closed", 50));
+    let (task, at) = {
+        let _enter = handle.enter();
+        spawn_at(async {})
+    };
+    // The handle keeps the runtime's hooks alive: an entry left now would stay.
+    assert_eq!(site(at).map_or(0, |s| s.running), 0, "{:?}", site(at));
+    assert!(handle.block_on(task).unwrap_err().is_cancelled());
+}
+
+/// A task that calls another hooked runtime's `block_on` from `block_in_place` polls that
+/// runtime's tasks inside its own poll: each poll sees its own task's context, and the outer
+/// task's is current again afterwards.
+#[test]
+fn a_poll_inside_another_tasks_poll_keeps_both_contexts() {
+    let rt = hooked();
+    let ((), trace) = rt.block_on(traced("hooks-block-in-place", async {
+        tokio::spawn(async {
+            yield_now().await;
+            tokio::task::block_in_place(|| {
+                let inner = hooks::carry(&mut Builder::new_current_thread())
+                    .build()
+                    .unwrap();
+                let cx = start("nested-inner", 60);
+                let token = attach(cx.clone());
+                inner.block_on(async {
+                    tokio::spawn(async {
+                        yield_now().await;
+                        leaf("nested-inner-leaf", 60);
+                    })
+                    .await
+                    .unwrap();
+                });
+                drop(token);
+                cx.span().end();
+                leaf("nested-after", 60);
+            });
+            leaf("nested-outer-leaf", 60);
+        })
+        .await
+        .unwrap();
+    }));
+    let root = trace.span("hooks-block-in-place");
+    assert_child_of(trace.span("nested-inner"), root);
+    assert_child_of(trace.span("nested-inner-leaf"), trace.span("nested-inner"));
+    assert_child_of(trace.span("nested-after"), root);
+    assert_child_of(trace.span("nested-outer-leaf"), root);
+}
+
+/// A user's terminate callback that panics (tokio catches it) still lets the hooks remove the
+/// task's entry.
+#[test]
+fn a_panicking_callback_still_lets_the_hooks_clean_up() {
+    let callbacks = Callbacks::new().on_task_terminate(|_| panic!("a user's callback panics"));
+    let rt = hooks::carry_with(&mut Builder::new_current_thread(), callbacks)
+        .build()
+        .unwrap();
+    let at = rt.block_on(async {
+        let _token = attach(start("hooks-panicking-callback", 70));
+        let (task, at) = spawn_at(async { yield_now().await });
+        task.await.unwrap();
+        at
+    });
+    let row = settled(at);
+    assert_eq!((row.carried, row.running), (1, 0));
+}
+
+/// An after-poll hook set on the builder after `carry` replaces tracebound's, which then never
+/// detaches what it attached: the next poll that runs inside no other drops what was left.
+#[test]
+fn a_poll_hook_set_after_carry_leaves_no_context_to_the_next_task() {
+    let mut builder = Builder::new_current_thread();
+    hooks::carry(&mut builder).on_after_task_poll(|_| {});
+    let rt = builder.build().unwrap();
+    let carried = {
+        let _token = attach(start("hooks-replaced", 80));
+        rt.spawn(async { yield_now().await })
+    };
+    rt.block_on(carried).unwrap();
+    // Spawned from a thread with nothing current, polled on this one.
+    let handle = rt.handle().clone();
+    let plain = std::thread::spawn(move || handle.spawn(async { span_attached() }))
+        .join()
+        .unwrap();
+    assert!(
+        !rt.block_on(plain).unwrap(),
+        "a context left by the carried task"
+    );
+}

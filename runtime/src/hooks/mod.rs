@@ -33,9 +33,14 @@
 //! - The context is the one current on the spawner's thread when it calls `spawn`, if it holds
 //!   something to carry (a valid span, baggage, suppressed telemetry). A task spawned with
 //!   nothing current is left alone: it stays a root, as without the hooks.
-//! - Tokio calls no hook for `spawn_blocking` jobs, for the tasks of a `LocalSet`, or for the
-//!   future given to `block_on`: use [`spawn_blocking`](crate::spawn_blocking) (or
-//!   `#[traced_blocking]`) and [`spawn_local`](crate::spawn_local) there.
+//! - Tokio calls no spawn or poll hook for `spawn_blocking` jobs (only the terminate hook, which
+//!   finds nothing to remove), for the tasks of a `LocalSet`, or for the future given to
+//!   `block_on`: use [`spawn_blocking`](crate::spawn_blocking) (or `#[traced_blocking]`) and
+//!   [`spawn_local`](crate::spawn_local) there.
+//! - What is carried is the spawner's span by its ids (and the rest of its context, baggage
+//!   included), not the span itself: a task that outlives its spawner, such as a pooled
+//!   connection's driver, does not keep the spawner's span from ending. Such a task does keep
+//!   its spawner's trace and baggage for every span it starts, for as long as it runs.
 //! - A task that carries its own context keeps it. [`spawn`](crate::spawn) and
 //!   [`spawn_local`](crate::spawn_local) tell the hooks to leave their tasks alone. A future
 //!   that attaches its own context on every poll (a `#[traced_task]` function's,
@@ -60,7 +65,10 @@
 //! # Other task hooks
 //! Tokio keeps one callback per hook: one set on the builder before [`carry`] is replaced by
 //! tracebound's, one set after replaces it. `carry_with(&mut builder, Callbacks)` runs your
-//! callbacks together with tracebound's.
+//! callbacks together with tracebound's; tracebound's cleanup runs even if yours panics.
+//! Replacing tracebound's hooks breaks what they pair: without its after-poll hook a carried
+//! context stays attached after the poll (until the thread's next poll that runs inside no
+//! other, which drops it), and without its terminate hook entries are never removed.
 //!
 //! # Without `--cfg tokio_unstable`
 //! Tokio has no task hooks then. The feature still compiles (for `--all-features` builds), and

@@ -2,12 +2,13 @@
 
 use super::SpawnSite;
 use crate::__private::carries_nothing;
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, ContextGuard};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::panic::Location;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::runtime::{Builder, TaskMeta};
@@ -85,17 +86,37 @@ pub fn carry_with(builder: &mut Builder, callbacks: Callbacks) -> &mut Builder {
             }
         })
         .on_after_task_poll(move |meta| {
+            // Popped even if the callback panics: the guard would stay on this thread.
+            let _pop = Pop(meta.id());
             if let Some(f) = &after {
                 f(meta);
             }
-            after_poll(meta);
         })
         .on_task_terminate(move |meta| {
+            // Removed even if the callback panics (tokio catches that panic).
+            let _end = End(&hooks.table, meta.id());
             if let Some(f) = &terminate {
                 f(meta);
             }
-            hooks.table.terminated(meta);
         })
+}
+
+/// Detaches what [`Table::before_poll`] attached for a task, when dropped.
+struct Pop(Id);
+
+impl Drop for Pop {
+    fn drop(&mut self) {
+        after_poll(self.0);
+    }
+}
+
+/// Removes a task's entry, when dropped.
+struct End<'a>(&'a Table, Id);
+
+impl Drop for End<'_> {
+    fn drop(&mut self) {
+        self.0.terminated(self.1);
+    }
 }
 
 type Callback = Arc<dyn Fn(&TaskMeta<'_>) + Send + Sync>;
@@ -171,17 +192,25 @@ thread_local! {
     /// last: a poll runs inside another when a task calls another runtime's `block_on` from
     /// `block_in_place`.
     static POLLS: RefCell<Vec<(Id, ContextGuard)>> = const { RefCell::new(Vec::new()) };
-    /// Set by tracebound's spawn functions around tokio's: their tasks carry their own context.
-    static OWN: Cell<bool> = const { Cell::new(false) };
+    /// Set by tracebound's spawn functions around tokio's, to their caller's location: the task
+    /// spawned there carries its own context. A spawn from elsewhere meanwhile (a future's
+    /// `Drop` run by the spawn) has another location, and is not taken for it.
+    static OWN: Cell<Option<&'static Location<'static>>> = const { Cell::new(None) };
+    /// The last task whose end this thread reported: tokio reports the end of a task spawned
+    /// onto a runtime that is shutting down before its spawn, which must then record nothing.
+    static ENDED: Cell<Option<Id>> = const { Cell::new(None) };
 }
 
 /// Held around a tokio spawn of a future that carries its own context, so that the hooks
-/// leave its task alone: tokio calls `on_task_spawn` from within the spawn.
-pub(crate) struct Own(bool);
+/// leave its task alone: tokio calls `on_task_spawn` from within the spawn, with the same
+/// caller location (both are `#[track_caller]`).
+pub(crate) struct Own(Option<&'static Location<'static>>);
 
 impl Own {
+    #[track_caller]
     pub(crate) fn mark() -> Self {
-        Own(OWN.try_with(|own| own.replace(true)).unwrap_or(false))
+        let here = Location::caller();
+        Own(OWN.try_with(|own| own.replace(Some(here))).unwrap_or(None))
     }
 }
 
@@ -192,8 +221,7 @@ impl Drop for Own {
 }
 
 /// After a poll: detaches what [`Table::before_poll`] attached for this task, if anything.
-fn after_poll(meta: &TaskMeta<'_>) {
-    let id = meta.id();
+fn after_poll(id: Id) {
     let guard = POLLS.try_with(|polls| {
         let mut polls = polls.borrow_mut();
         match polls.last() {
@@ -288,15 +316,23 @@ impl Table {
     /// Tokio calls it from `spawn`, on the spawner's thread: the current context is the
     /// spawner's.
     fn spawned(&self, meta: &TaskMeta<'_>) {
-        // Read and cleared, so that a spawn from a callback of the user's is not taken for one.
-        let own = OWN.try_with(|own| own.replace(false)).unwrap_or(false);
-        let Some(cx) =
-            Context::map_current(|cx| (!carries_nothing(cx)).then(|| (!own).then(|| cx.clone())))
-        else {
+        let id = meta.id();
+        let site = meta.spawned_at();
+        if ENDED.try_with(Cell::get).ok().flatten() == Some(id) {
+            return;
+        }
+        let own = OWN
+            .try_with(|own| own.get() == Some(site) && own.take().is_some())
+            .unwrap_or(false);
+        // From a thread-local destructor, OpenTelemetry's context may be gone: nothing to
+        // carry then, rather than a panic inside tokio's spawn.
+        let current = catch_unwind(AssertUnwindSafe(|| {
+            Context::map_current(|cx| (!carries_nothing(cx)).then(|| (!own).then(|| detached(cx))))
+        }));
+        let Ok(Some(cx)) = current else {
             return;
         };
-        let site = meta.spawned_at();
-        let mut shard = self.shard(meta.id());
+        let mut shard = self.shard(id);
         let counts = shard
             .sites
             .entry(std::ptr::from_ref(site).addr())
@@ -310,14 +346,15 @@ impl Table {
             return;
         };
         counts.carried += 1;
-        let replaced = shard.tasks.insert(meta.id(), Carried { cx, site });
-        drop(shard);
-        // Before tokio schedules the task, so its first poll sees the count.
+        // Counted before the entry is there: a poll that sees no count looks no further.
         self.live.fetch_add(1, Relaxed);
+        let replaced = shard.tasks.insert(id, Carried { cx, site });
+        drop(shard);
         drop(replaced);
     }
 
     fn before_poll(&self, meta: &TaskMeta<'_>) {
+        drop_stale();
         if self.live.load(Relaxed) == 0 {
             return;
         }
@@ -331,17 +368,47 @@ impl Table {
 
     /// Tokio calls it from the task's last poll, before [`after_poll`], or when it drops a
     /// task that will not be polled again.
-    fn terminated(&self, meta: &TaskMeta<'_>) {
+    fn terminated(&self, id: Id) {
+        let _ = ENDED.try_with(|ended| ended.set(Some(id)));
         if self.live.load(Relaxed) == 0 {
             return;
         }
-        let id = meta.id();
         let ended = self.shard(id).tasks.remove(&id);
         if ended.is_some() {
             self.live.fetch_sub(1, Relaxed);
         }
         // Dropped outside the lock: the context may hold the last reference to a span.
         drop(ended);
+    }
+}
+
+/// The context to carry, with the spawner's span by its ids only: a task that outlives its
+/// spawner (a client's connection driver) must not keep the spawner's span from ending, which
+/// an SDK span does when its last reference goes. Baggage and the rest are kept as they are.
+fn detached(cx: &Context) -> Context {
+    if cx.has_active_span() {
+        cx.with_remote_span_context(cx.span().span_context().clone())
+    } else {
+        cx.clone()
+    }
+}
+
+/// Before a poll that runs inside no other task's poll, this thread should hold no context
+/// from the hooks: one left there (an after-poll hook set on the builder after
+/// [`carry`](super::carry), which replaced tracebound's) is dropped.
+fn drop_stale() {
+    let stale = POLLS
+        .try_with(|polls| {
+            let mut polls = polls.borrow_mut();
+            if polls.is_empty() || tokio::task::try_id().is_some() {
+                return Vec::new();
+            }
+            std::mem::take(&mut *polls)
+        })
+        .unwrap_or_default();
+    // In reverse, the order they were attached in.
+    for guard in stale.into_iter().rev() {
+        drop(guard);
     }
 }
 
