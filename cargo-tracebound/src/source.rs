@@ -22,11 +22,13 @@ pub(crate) struct SourceFile {
     pub macros: HashMap<(usize, usize), MacroBody>,
     /// Selected for the report (not only indexed).
     pub selected: bool,
+    /// A target's root file (its modules are beside it).
+    pub is_root: bool,
 }
 
 impl SourceFile {
     /// Reads and parses a file; a file that is not UTF-8 or not Rust is a problem, not a panic.
-    pub fn read(source: &SourcePath, selected: bool) -> Result<Self, Problem> {
+    pub fn read(source: &SourcePath, selected: bool, is_root: bool) -> Result<Self, Problem> {
         let skipped = |line, message: String| Problem {
             file: source.name.clone(),
             line,
@@ -59,6 +61,7 @@ impl SourceFile {
             modules,
             macros: macros.0,
             selected,
+            is_root,
         })
     }
 

@@ -38,9 +38,12 @@ pub(crate) struct Workspace {
 pub(crate) struct Package {
     /// Reported on; the others only contribute their functions.
     pub selected: bool,
-    pub files: Vec<SourcePath>,
+    /// Its targets' root files (`src/lib.rs`, `src/main.rs`, each example, test, bench and
+    /// build script): the audit reads these and the modules they declare, as rustc does.
+    pub roots: Vec<SourcePath>,
 }
 
+#[derive(Clone)]
 pub(crate) struct SourcePath {
     pub path: PathBuf,
     /// Relative to the workspace root, `/`-separated.
@@ -73,10 +76,23 @@ pub(crate) fn load(options: &Options) -> Result<Workspace, Error> {
                 .parent()
                 .map(|d| d.as_std_path().to_path_buf())
                 .unwrap_or_else(|| root.clone());
+            // Only for what cannot be a module: a `.rs` path that is not UTF-8.
+            unreadable_paths(&root, &dir, &mut problems);
+            let mut roots: Vec<SourcePath> = package
+                .targets
+                .iter()
+                .map(|t| t.src_path.as_std_path())
+                .map(|path| SourcePath {
+                    name: relative(&root, path),
+                    path: path.to_path_buf(),
+                })
+                .collect();
+            roots.sort_by(|a, b| a.name.cmp(&b.name));
+            roots.dedup_by(|a, b| a.path == b.path);
             Package {
                 selected: options.packages.is_empty()
                     || options.packages.iter().any(|n| n == package.name.as_str()),
-                files: rust_files(&root, &dir, &mut problems),
+                roots,
             }
         })
         .collect();
@@ -87,12 +103,11 @@ pub(crate) fn load(options: &Options) -> Result<Workspace, Error> {
     })
 }
 
-/// The `.rs` files under a package's directory, leaving out build output, hidden directories and
-/// nested packages (each is audited as its own member, or not at all).
-fn rust_files(root: &Path, dir: &Path, problems: &mut Vec<Problem>) -> Vec<SourcePath> {
-    // Symlinked sources are part of the crate; a symlink loop is reported, not followed.
+/// Reports the `.rs` paths under a package's directory that are not UTF-8 (no `mod` can name
+/// them, so they are never read) and the directories that cannot be read, leaving out build
+/// output, hidden directories and nested packages.
+fn unreadable_paths(root: &Path, dir: &Path, problems: &mut Vec<Problem>) {
     let walk = walkdir::WalkDir::new(dir)
-        .follow_links(true)
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|entry| {
@@ -102,30 +117,20 @@ fn rust_files(root: &Path, dir: &Path, problems: &mut Vec<Problem>) -> Vec<Sourc
             let name = entry.file_name().to_string_lossy();
             !(name == "target" || name.starts_with('.') || entry.path().join("Cargo.toml").exists())
         });
-    let mut files = Vec::new();
     for entry in walk {
-        let entry = match entry {
-            Ok(entry) => entry,
+        match entry {
+            Ok(entry) => {
+                let path = entry.path();
+                if path.extension().is_some_and(|e| e == "rs") && path.to_str().is_none() {
+                    problems.push(problem(root, path, "its path is not UTF-8; skipped".into()));
+                }
+            }
             Err(e) => {
                 let path = e.path().unwrap_or(dir);
                 problems.push(problem(root, path, format!("cannot be read: {e}")));
-                continue;
             }
-        };
-        let path = entry.path();
-        if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "rs") {
-            continue;
         }
-        if path.to_str().is_none() {
-            problems.push(problem(root, path, "its path is not UTF-8; skipped".into()));
-            continue;
-        }
-        files.push(SourcePath {
-            name: relative(root, path),
-            path: path.to_path_buf(),
-        });
     }
-    files
 }
 
 pub(crate) fn relative(root: &Path, path: &Path) -> String {

@@ -275,6 +275,12 @@ fn broken_copy() -> PathBuf {
     std::fs::create_dir_all(dir.join("src")).unwrap();
     let from = fixture("broken");
     std::fs::copy(from.join("Cargo.toml"), dir.join("Cargo.toml")).unwrap();
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::copy(
+        from.join("templates/method.rs"),
+        dir.join("templates/method.rs"),
+    )
+    .unwrap();
     for entry in std::fs::read_dir(from.join("src")).unwrap() {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), dir.join("src").join(entry.file_name())).unwrap();
@@ -317,7 +323,7 @@ fn files_it_cannot_read_are_reported_and_skipped_and_the_audit_is_incomplete() {
     assert_eq!(audit.findings.len(), 1);
     assert_eq!(
         (audit.findings[0].file.as_str(), audit.findings[0].line),
-        ("src/lib.rs", 6)
+        ("src/lib.rs", 8)
     );
 
     let manifest = dir.join("Cargo.toml");
@@ -325,7 +331,7 @@ fn files_it_cannot_read_are_reported_and_skipped_and_the_audit_is_incomplete() {
     assert_eq!(out.status.code(), Some(2), "incomplete: {out:?}");
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(table.contains("\nskipped\n"), "{table}");
-    assert!(table.contains("incomplete: 3 skipped"), "{table}");
+    assert!(table.contains("incomplete: 4 skipped"), "{table}");
     let denied = cargo_tracebound(&[
         "audit",
         "--manifest-path",
@@ -353,7 +359,7 @@ fn files_it_cannot_read_are_reported_and_skipped_and_the_audit_is_incomplete() {
     assert_eq!(run["executionSuccessful"], false);
     assert_eq!(
         run["toolExecutionNotifications"].as_array().unwrap().len(),
-        3
+        4
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
