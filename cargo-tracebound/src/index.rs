@@ -234,13 +234,12 @@ impl<'a> Collect<'_, 'a> {
             && body.and_then(tail).is_some_and(|e| {
                 !matches!(e, Expr::Await(_)) && expr::wrapper(e, self.imports).is_some()
             });
-        let mut flags = BodyFlags {
-            imports: Some(self.imports),
-            ..BodyFlags::default()
-        };
-        if let Some(body) = body {
-            flags.visit_block(body);
-        }
+        let names: Vec<String> = body
+            .map(|b| expr::calls(b).iter().map(|site| site.name()).collect())
+            .unwrap_or_default();
+        let has = |list: &[&str]| names.iter().any(|n| list.contains(&n.as_str()));
+        let client =
+            body.is_some_and(|b| expr::names_tracebound(b, self.imports, &CLIENT_INJECTORS));
         self.index
             .fns
             .entry(sig.ident.to_string())
@@ -251,9 +250,9 @@ impl<'a> Collect<'_, 'a> {
                 attribute,
                 instrument,
                 carries,
-                injects: flags.injects,
-                extracts: flags.extracts || attribute == Some("traced_consumer"),
-                client: flags.client,
+                injects: has(&INJECTS),
+                extracts: has(&EXTRACTS) || attribute == Some("traced_consumer"),
+                client,
             });
     }
 }
@@ -264,43 +263,6 @@ fn tail(block: &syn::Block) -> Option<&Expr> {
         syn::Stmt::Expr(e, None) => Some(e),
         syn::Stmt::Expr(Expr::Return(r), _) => r.expr.as_deref(),
         _ => None,
-    }
-}
-
-/// What a fn body does with contexts and carriers.
-#[derive(Default)]
-struct BodyFlags<'i> {
-    imports: Option<&'i Imports>,
-    injects: bool,
-    extracts: bool,
-    client: bool,
-}
-
-impl BodyFlags<'_> {
-    fn name(&mut self, name: &str) {
-        self.injects |= INJECTS.contains(&name);
-        self.extracts |= EXTRACTS.contains(&name);
-    }
-}
-
-impl<'ast> Visit<'ast> for BodyFlags<'_> {
-    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-        if let Expr::Path(p) = &*call.func {
-            self.name(&expr::last_ident(&p.path));
-        }
-        syn::visit::visit_expr_call(self, call);
-    }
-
-    fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
-        self.name(&m.method.to_string());
-        syn::visit::visit_expr_method_call(self, m);
-    }
-
-    fn visit_path(&mut self, path: &'ast syn::Path) {
-        if let Some(imports) = self.imports {
-            self.client |= expr::is_tracebound(&imports.resolve(path), &CLIENT_INJECTORS);
-        }
-        syn::visit::visit_path(self, path);
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use syn::Expr;
 use syn::visit::Visit;
 
-use super::expr;
+use super::expr::{self, ToVisit};
 use crate::boundary::{Auditor, Binding, Judgement};
 use crate::index::{Call, Callee};
 
@@ -56,10 +56,14 @@ impl Auditor<'_> {
                         Some((body, id)) => {
                             self.follow(id, || self.future_at(body, fix, depth + 1))
                         }
-                        None => self.callee(&expr::last_ident(&p.path), call_kind(&p.path), fix),
+                        None => {
+                            self.callee(&expr::last_ident(&p.path), expr::call_kind(&p.path), fix)
+                        }
                     }
                 }
-                Expr::Path(p) => self.callee(&expr::last_ident(&p.path), call_kind(&p.path), fix),
+                Expr::Path(p) => {
+                    self.callee(&expr::last_ident(&p.path), expr::call_kind(&p.path), fix)
+                }
                 _ => Judgement::unknown("a future from a computed callee", fix),
             },
             Expr::MethodCall(m)
@@ -153,33 +157,13 @@ impl Auditor<'_> {
         }
     }
 
-    /// A call in the block to a `#[traced_consumer]` fn.
-    fn consumes(&self, body: &impl ToVisit) -> Option<String> {
-        struct Consumes<'i, 'a>(&'i crate::index::Index<'a>, &'i str, Option<String>);
-        impl Consumes<'_, '_> {
-            fn check(&mut self, name: String, call: Call) {
-                if self.2.is_none()
-                    && let Callee::Traced("traced_consumer") = self.0.callee(&name, call, self.1)
-                {
-                    self.2 = Some(name);
-                }
-            }
-        }
-        impl<'ast> Visit<'ast> for Consumes<'_, '_> {
-            fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-                if let Expr::Path(p) = &*call.func {
-                    self.check(expr::last_ident(&p.path), call_kind(&p.path));
-                }
-                syn::visit::visit_expr_call(self, call);
-            }
-            fn visit_expr_method_call(&mut self, m: &'ast syn::ExprMethodCall) {
-                self.check(m.method.to_string(), Call::Method);
-                syn::visit::visit_expr_method_call(self, m);
-            }
-        }
-        let mut find = Consumes(self.index, &self.file.name, None);
-        body.visit_with(&mut find);
-        find.2
+    /// A call in the code to a `#[traced_consumer]` fn.
+    fn consumes(&self, code: &impl ToVisit) -> Option<String> {
+        expr::calls(code).into_iter().find_map(|site| {
+            let name = site.name();
+            let callee = self.index.callee(&name, site.call(), &self.file.name);
+            matches!(callee, Callee::Traced("traced_consumer")).then_some(name)
+        })
     }
 
     /// A closure run on another thread: carried when it was bound, or attaches a context it
@@ -234,11 +218,9 @@ impl Auditor<'_> {
 
     /// Whether code that runs after the boundary restores a context captured before it.
     fn by_hand(&self, body: &impl ToVisit) -> Option<Restored> {
-        let mut locals = Locals::default();
-        body.visit_with(&mut locals);
         let mut find = Restores {
             auditor: self,
-            locals: locals.0,
+            locals: expr::bound_names(body).into_iter().collect(),
             found: None,
         };
         body.visit_with(&mut find);
@@ -258,26 +240,6 @@ fn captures_context(s: &syn::ExprStruct) -> bool {
         let text = quote::ToTokens::to_token_stream(&f.expr).to_string();
         text.contains("Context :: current ()") || text.contains("Snapshot :: capture ()")
     })
-}
-
-/// A call that can only be to a fn of this crate: `helper(…)`, `crate::x::helper(…)`,
-/// `Self::helper(…)` (not `Client::new(…)`, which may be another crate's type).
-pub(crate) fn local_call(path: &syn::Path) -> Option<(String, Call)> {
-    let first = path.segments.first()?.ident.to_string();
-    match (path.segments.len(), first.as_str()) {
-        (1, _) => Some((expr::last_ident(path), Call::Free)),
-        (_, "crate" | "self" | "super" | "Self") => Some((expr::last_ident(path), Call::Path)),
-        _ => None,
-    }
-}
-
-/// Which fns a call through this path can reach.
-pub(crate) fn call_kind(path: &syn::Path) -> Call {
-    if path.segments.len() == 1 {
-        Call::Free
-    } else {
-        Call::Path
-    }
 }
 
 /// Whether a block awaits (not counting async blocks and closures inside it).
@@ -302,33 +264,6 @@ enum Restored {
     /// For a call or a future only: `with_context(cx, f)`, `span.in_scope(f)`,
     /// `snapshot.run(f)`, `fut.with_context(cx)`, `fut.instrument(span)`.
     Scoped(String),
-}
-
-pub(crate) trait ToVisit {
-    fn visit_with<'ast>(&'ast self, v: &mut impl Visit<'ast>);
-}
-
-impl ToVisit for syn::Block {
-    fn visit_with<'ast>(&'ast self, v: &mut impl Visit<'ast>) {
-        v.visit_block(self);
-    }
-}
-
-impl ToVisit for Expr {
-    fn visit_with<'ast>(&'ast self, v: &mut impl Visit<'ast>) {
-        v.visit_expr(self);
-    }
-}
-
-/// The names bound inside a block: its `let`s and its closures' parameters.
-#[derive(Default)]
-struct Locals(HashSet<String>);
-
-impl<'ast> Visit<'ast> for Locals {
-    fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
-        self.0.insert(p.ident.to_string());
-        syn::visit::visit_pat_ident(self, p);
-    }
 }
 
 /// Finds a captured context, snapshot or span being restored. Something made inside (a

@@ -2,7 +2,10 @@
 
 use quote::ToTokens;
 use syn::Expr;
+use syn::punctuated::Punctuated;
+use syn::visit::Visit;
 
+use crate::index::Call;
 use crate::source::Imports;
 
 /// Methods that make a future carry the context current where they are called.
@@ -159,14 +162,14 @@ pub(crate) fn is_tracebound(path: &[String], items: &[&str]) -> bool {
     }
 }
 
-/// Whether any path in an expression resolves to one of tracebound's `items`.
-pub(crate) fn names_tracebound(e: &Expr, imports: &Imports, items: &[&str]) -> bool {
+/// Whether any path in some code resolves to one of tracebound's `items`.
+pub(crate) fn names_tracebound(code: &impl ToVisit, imports: &Imports, items: &[&str]) -> bool {
     struct Find<'i> {
         imports: &'i Imports,
         items: &'i [&'i str],
         found: bool,
     }
-    impl<'ast> syn::visit::Visit<'ast> for Find<'_> {
+    impl<'ast> Visit<'ast> for Find<'_> {
         fn visit_path(&mut self, path: &'ast syn::Path) {
             self.found |= is_tracebound(&self.imports.resolve(path), self.items);
             syn::visit::visit_path(self, path);
@@ -177,6 +180,128 @@ pub(crate) fn names_tracebound(e: &Expr, imports: &Imports, items: &[&str]) -> b
         items,
         found: false,
     };
-    syn::visit::Visit::visit_expr(&mut find, e);
+    code.visit_with(&mut find);
     find.found
+}
+
+/// Code a visitor can walk: a block, an expression, a pattern.
+pub(crate) trait ToVisit {
+    fn visit_with<'ast>(&'ast self, v: &mut impl Visit<'ast>);
+}
+
+impl ToVisit for syn::Block {
+    fn visit_with<'ast>(&'ast self, v: &mut impl Visit<'ast>) {
+        v.visit_block(self);
+    }
+}
+
+impl ToVisit for Expr {
+    fn visit_with<'ast>(&'ast self, v: &mut impl Visit<'ast>) {
+        v.visit_expr(self);
+    }
+}
+
+impl ToVisit for syn::Pat {
+    fn visit_with<'ast>(&'ast self, v: &mut impl Visit<'ast>) {
+        v.visit_pat(self);
+    }
+}
+
+/// A call in some code: `f(…)` through a path, or `x.f(…)`.
+#[derive(Clone, Copy)]
+pub(crate) enum Site<'a> {
+    Call(&'a syn::ExprCall, &'a syn::Path),
+    Method(&'a syn::ExprMethodCall),
+}
+
+impl<'a> Site<'a> {
+    /// The called fn's name.
+    pub fn name(&self) -> String {
+        match self {
+            Site::Call(_, path) => last_ident(path),
+            Site::Method(m) => m.method.to_string(),
+        }
+    }
+
+    /// The path called through; `None` for a method call.
+    pub fn path(&self) -> Option<&'a syn::Path> {
+        match self {
+            Site::Call(_, path) => Some(path),
+            Site::Method(_) => None,
+        }
+    }
+
+    /// Which fns of that name it can reach.
+    pub fn call(&self) -> Call {
+        self.path().map_or(Call::Method, call_kind)
+    }
+
+    /// Where the call starts.
+    pub fn start(&self) -> (usize, usize) {
+        match self {
+            Site::Call(c, _) => start(c),
+            Site::Method(m) => start(m),
+        }
+    }
+
+    pub fn args(&self) -> &'a Punctuated<Expr, syn::Token![,]> {
+        match self {
+            Site::Call(c, _) => &c.args,
+            Site::Method(m) => &m.args,
+        }
+    }
+}
+
+/// Every call in some code, outermost first.
+pub(crate) fn calls<'a>(code: &'a impl ToVisit) -> Vec<Site<'a>> {
+    struct Calls<'a>(Vec<Site<'a>>);
+    impl<'a> Visit<'a> for Calls<'a> {
+        fn visit_expr_call(&mut self, call: &'a syn::ExprCall) {
+            if let Expr::Path(p) = &*call.func {
+                self.0.push(Site::Call(call, &p.path));
+            }
+            syn::visit::visit_expr_call(self, call);
+        }
+        fn visit_expr_method_call(&mut self, m: &'a syn::ExprMethodCall) {
+            self.0.push(Site::Method(m));
+            syn::visit::visit_expr_method_call(self, m);
+        }
+    }
+    let mut calls = Calls(Vec::new());
+    code.visit_with(&mut calls);
+    calls.0
+}
+
+/// Every name some code binds: its patterns' identifiers.
+pub(crate) fn bound_names(code: &impl ToVisit) -> Vec<String> {
+    struct Names(Vec<String>);
+    impl<'ast> Visit<'ast> for Names {
+        fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+            self.0.push(p.ident.to_string());
+            syn::visit::visit_pat_ident(self, p);
+        }
+    }
+    let mut names = Names(Vec::new());
+    code.visit_with(&mut names);
+    names.0
+}
+
+/// Which fns a call through this path can reach.
+pub(crate) fn call_kind(path: &syn::Path) -> Call {
+    if path.segments.len() == 1 {
+        Call::Free
+    } else {
+        Call::Path
+    }
+}
+
+/// A call that can only be to a fn of this crate: `helper(…)`, `crate::x::helper(…)`,
+/// `Self::helper(…)` (not `Client::new(…)`, which may be another crate's type).
+pub(crate) fn local_call(path: &syn::Path) -> Option<(String, Call)> {
+    let first = path.segments.first()?.ident.to_string();
+    match (path.segments.len(), first.as_str()) {
+        (1, _) => Some((last_ident(path), Call::Free)),
+        (_, "crate" | "self" | "super" | "Self") => Some((last_ident(path), Call::Path)),
+        _ => None,
+    }
 }

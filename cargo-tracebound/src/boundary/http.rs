@@ -5,7 +5,6 @@ use syn::visit::Visit;
 use syn::{Expr, ExprCall, ExprMethodCall};
 
 use super::{Auditor, Binding, Judgement};
-use crate::analysis::carry::local_call;
 use crate::analysis::expr;
 use crate::index::{CLIENT_INJECTORS, Does, INJECTS};
 use crate::source::Imports;
@@ -102,29 +101,18 @@ fn reqwest(a: &Auditor<'_>, receiver: &Expr, request: &str) -> Judgement {
 /// or `tracebound::propagation::inject(&mut headers)` (not `tracebound::reqwest::inject`, which
 /// is seen on the request it wraps).
 fn injected(a: &Auditor<'_>) -> Option<Judgement> {
-    struct ByHand<'i>(&'i Imports, Option<String>);
-    impl<'ast> Visit<'ast> for ByHand<'_> {
-        fn visit_expr_call(&mut self, call: &'ast ExprCall) {
-            if let Expr::Path(p) = &*call.func {
-                let path = self.0.resolve(&p.path);
-                let name = expr::last_ident(&p.path);
-                if INJECTS.contains(&name.as_str()) && !path.iter().any(|s| s == "reqwest") {
-                    self.1.get_or_insert(name);
-                }
-            }
-            syn::visit::visit_expr_call(self, call);
-        }
-        fn visit_expr_method_call(&mut self, m: &'ast ExprMethodCall) {
-            if m.method == "inject_context" {
-                self.1.get_or_insert(m.method.to_string());
-            }
-            syn::visit::visit_expr_method_call(self, m);
-        }
-    }
     let (_, body) = a.function()?;
-    let mut find = ByHand(a.imports(), None);
-    find.visit_block(body);
-    let how = find.1?;
+    let how = expr::calls(body).into_iter().find_map(|site| {
+        let name = site.name();
+        let by_hand = match site.path() {
+            Some(path) => {
+                INJECTS.contains(&name.as_str())
+                    && !a.imports().resolve(path).iter().any(|s| s == "reqwest")
+            }
+            None => name == "inject_context",
+        };
+        by_hand.then_some(name)
+    })?;
     Some(Judgement::carried(format!(
         "the sending fn injects the context into the request's headers with `{how}`"
     )))
@@ -147,7 +135,7 @@ fn built(a: &Auditor<'_>, e: &Expr) -> Option<Judgement> {
         // A workspace fn that returns the client: `let client = build_client();`.
         let helper = match expr::chain(part).0 {
             Expr::Call(c) => match &*c.func {
-                Expr::Path(p) => local_call(&p.path),
+                Expr::Path(p) => expr::local_call(&p.path),
                 _ => None,
             },
             _ => None,

@@ -2,13 +2,11 @@
 //! rdkafka's records and consumers.
 
 use quote::ToTokens;
-use syn::visit::Visit;
 use syn::{Expr, ExprMethodCall};
 
 use super::{Auditor, Binding, Judgement};
-use crate::analysis::carry::{call_kind, local_call};
-use crate::analysis::expr;
-use crate::index::{Call, Callee, Does, EXTRACTS, INJECTS};
+use crate::analysis::expr::{self, ToVisit};
+use crate::index::{Callee, Does, EXTRACTS, INJECTS};
 use crate::source::MacroBody;
 
 const PRODUCER_FIX: &str = "annotate the sending fn with #[traced_producer(carrier = headers)], or call tracebound::propagation::inject(&mut headers) before sending";
@@ -178,11 +176,7 @@ fn source(a: &Auditor<'_>, e: &Expr) -> Option<&'static str> {
 }
 
 /// Whether a consumer's handling of each message extracts its context.
-fn handles(
-    a: &Auditor<'_>,
-    handler: &impl crate::analysis::carry::ToVisit,
-    source_expr: &Expr,
-) -> Judgement {
+fn handles(a: &Auditor<'_>, handler: &impl ToVisit, source_expr: &Expr) -> Judgement {
     if let Some(judgement) = in_consumer(a) {
         return judgement;
     }
@@ -191,12 +185,7 @@ fn handles(
             "tracebound::stream::per_message runs each message under the context extracted from it",
         );
     }
-    let mut find = Extracts {
-        auditor: a,
-        found: None,
-    };
-    handler.visit_with(&mut find);
-    match find.found {
+    match extracts(a, handler) {
         Some(how) => Judgement::carried(how),
         None => Judgement::lost(
             "each message is handled without extracting the context from its headers: its spans are new roots",
@@ -205,53 +194,29 @@ fn handles(
     }
 }
 
-struct Extracts<'a, 'b> {
-    auditor: &'b Auditor<'a>,
-    found: Option<String>,
-}
-
-impl Extracts<'_, '_> {
-    fn name(&mut self, name: &str, call: Call) {
-        if self.found.is_some() {
-            return;
-        }
-        if EXTRACTS.contains(&name) {
-            self.found = Some(format!(
+/// How a handler extracts each message's context: itself, in a `#[traced_consumer]`, or in a
+/// workspace fn that extracts.
+fn extracts(a: &Auditor<'_>, handler: &impl ToVisit) -> Option<String> {
+    expr::calls(handler).into_iter().find_map(|site| {
+        let name = site.name();
+        let call = site.call();
+        if EXTRACTS.contains(&name.as_str()) {
+            Some(format!(
                 "the handler extracts the message's context with `{name}`"
-            ));
-        } else if let Callee::Traced("traced_consumer") =
-            self.auditor
-                .index
-                .callee(name, call, &self.auditor.file.name)
+            ))
+        } else if let Callee::Traced("traced_consumer") = a.index.callee(&name, call, &a.file.name)
         {
-            self.found = Some(format!(
+            Some(format!(
                 "`{name}` is #[traced_consumer]: it extracts each message's context"
-            ));
-        } else if self
-            .auditor
-            .index
-            .does(name, call, &self.auditor.file.name, Does::Extract)
-            == Some(true)
-        {
-            self.found = Some(format!(
+            ))
+        } else if a.index.does(&name, call, &a.file.name, Does::Extract) == Some(true) {
+            Some(format!(
                 "`{name}` extracts the message's context from its headers"
-            ));
+            ))
+        } else {
+            None
         }
-    }
-}
-
-impl<'ast> Visit<'ast> for Extracts<'_, '_> {
-    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-        if let Expr::Path(p) = &*call.func {
-            self.name(&expr::last_ident(&p.path), call_kind(&p.path));
-        }
-        syn::visit::visit_expr_call(self, call);
-    }
-
-    fn visit_expr_method_call(&mut self, m: &'ast ExprMethodCall) {
-        self.name(&m.method.to_string(), Call::Method);
-        syn::visit::visit_expr_method_call(self, m);
-    }
+    })
 }
 
 /// A publish: carried when the sending fn is a `#[traced_producer]` or injects.
@@ -262,9 +227,7 @@ fn producer(a: &Auditor<'_>, carrier: &Expr) -> Judgement {
                 "the sending fn is #[traced_producer]: it injects its span's context into the carrier",
             );
         }
-        let mut find = Injects(None);
-        find.visit_block(body);
-        if let Some(how) = find.0 {
+        if let Some(how) = injects(body) {
             return Judgement::carried(format!("the sending fn injects the context with `{how}`"));
         }
     }
@@ -288,12 +251,14 @@ fn producer(a: &Auditor<'_>, carrier: &Expr) -> Judgement {
 /// Headers made by a workspace fn: carried when it injects, unknown when it does not in sight
 /// (it may call something that does).
 fn made_by_helper(a: &Auditor<'_>, carrier: &Expr) -> Option<Judgement> {
-    let mut calls = Calls(Vec::new());
-    calls.visit_expr(carrier);
-    if let Some((init, id)) = a.init_of(expr::chain(carrier).0) {
-        a.follow(id, || calls.visit_expr(init));
+    let mut sites = expr::calls(carrier);
+    if let Some((init, _)) = a.init_of(expr::chain(carrier).0) {
+        sites.extend(expr::calls(init));
     }
-    calls.0.into_iter().find_map(|(name, call)| {
+    let local = sites
+        .iter()
+        .filter_map(|site| expr::local_call(site.path()?));
+    local.into_iter().find_map(|(name, call)| {
         match a.index.does(&name, call, &a.file.name, Does::Inject)? {
             true => Some(Judgement::carried(format!(
                 "the headers come from `{name}`, which injects the context into them"
@@ -306,43 +271,13 @@ fn made_by_helper(a: &Auditor<'_>, carrier: &Expr) -> Option<Judgement> {
     })
 }
 
-/// Calls in an expression, by name.
-struct Calls(Vec<(String, Call)>);
-
-impl<'ast> Visit<'ast> for Calls {
-    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-        if let Expr::Path(p) = &*call.func
-            && let Some(local) = local_call(&p.path)
-        {
-            self.0.push(local);
-        }
-        syn::visit::visit_expr_call(self, call);
-    }
-}
-
-/// A call that injects a context into a carrier: tracebound's or OpenTelemetry's propagator.
-pub(super) struct Injects(pub Option<String>);
-
-impl Injects {
-    fn name(&mut self, name: String) {
-        if self.0.is_none() && INJECTS.contains(&name.as_str()) {
-            self.0 = Some(name);
-        }
-    }
-}
-
-impl<'ast> Visit<'ast> for Injects {
-    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-        if let Expr::Path(p) = &*call.func {
-            self.name(expr::last_ident(&p.path));
-        }
-        syn::visit::visit_expr_call(self, call);
-    }
-
-    fn visit_expr_method_call(&mut self, m: &'ast ExprMethodCall) {
-        self.name(m.method.to_string());
-        syn::visit::visit_expr_method_call(self, m);
-    }
+/// The first call in a fn body that injects a context into a carrier: tracebound's, or an
+/// OpenTelemetry propagator's.
+fn injects(body: &syn::Block) -> Option<String> {
+    expr::calls(body)
+        .into_iter()
+        .map(|site| site.name())
+        .find(|name| INJECTS.contains(&name.as_str()))
 }
 
 /// The parameter a carrier is made from, following `let`s: `let properties =

@@ -54,8 +54,9 @@ impl Judgement {
         }
     }
 
-    /// The worse of two: lost over unknown over carried.
-    fn worst(self, other: Judgement) -> Judgement {
+    /// The worse of two (both sides of a fork that may run elsewhere, `rayon::join`): lost
+    /// over unknown over carried.
+    pub fn worst(self, other: Judgement) -> Judgement {
         let rank = |v| match v {
             Verdict::Carried => 0,
             Verdict::Unknown => 1,
@@ -331,9 +332,7 @@ impl<'a> Auditor<'a> {
             syn::Pat::Reference(r) => self.bind_pattern(&r.pat, binding),
             // Destructured: the parts are not the value.
             other => {
-                let mut names = PatternNames::default();
-                names.visit_pat(other);
-                for name in names.0 {
+                for name in expr::bound_names(other) {
                     self.bind(name, Binding::Pattern);
                 }
             }
@@ -397,17 +396,6 @@ impl<'a> Auditor<'a> {
                 }
             }
         }
-    }
-}
-
-/// The names a pattern binds.
-#[derive(Default)]
-struct PatternNames(Vec<String>);
-
-impl<'ast> Visit<'ast> for PatternNames {
-    fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
-        self.0.push(p.ident.to_string());
-        syn::visit::visit_pat_ident(self, p);
     }
 }
 
@@ -603,9 +591,4 @@ impl<'a> Visit<'a> for Auditor<'a> {
     fn visit_macro(&mut self, mac: &'a syn::Macro) {
         self.macro_tokens(mac);
     }
-}
-
-/// Both sides of a fork that may run elsewhere (`rayon::join`): the worse verdict.
-pub(crate) fn worst(a: Judgement, b: Judgement) -> Judgement {
-    a.worst(b)
 }

@@ -2,7 +2,6 @@
 //! `tracebound::env::inject_into`.
 
 use quote::ToTokens;
-use syn::visit::Visit;
 use syn::{Expr, ExprMethodCall};
 
 use super::{Auditor, Binding, Judgement};
@@ -40,21 +39,16 @@ pub(super) fn method(a: &mut Auditor<'_>, m: &ExprMethodCall) -> Option<(&'stati
         Some(Binding::Let { at, .. }) => at,
         _ => (0, 0),
     };
-    if let Some((_, body)) = a.function() {
-        let mut find = InjectsInto {
-            variable: &variable,
-            between: (after, expr::start(&m.method)),
-            found: None,
-        };
-        find.visit_block(body);
-        if let Some(how) = find.found {
-            return Some((
-                kind,
-                Judgement::carried(format!(
-                    "`{how}` puts TRACEPARENT into `{variable}`'s environment"
-                )),
-            ));
-        }
+    let between = (after, expr::start(&m.method));
+    if let Some((_, body)) = a.function()
+        && let Some(how) = injects_into(body, &variable, between)
+    {
+        return Some((
+            kind,
+            Judgement::carried(format!(
+                "`{how}` puts TRACEPARENT into `{variable}`'s environment"
+            )),
+        ));
     }
     let judgement = match a.binding(&variable) {
         Some(Binding::Param(_)) => Judgement::unknown(
@@ -71,31 +65,26 @@ pub(super) fn method(a: &mut Auditor<'_>, m: &ExprMethodCall) -> Option<(&'stati
     Some((kind, judgement))
 }
 
-/// `env::inject_into(&mut cmd)` or `inject_context_into(&cx, &mut cmd)` on this variable.
-struct InjectsInto<'v> {
-    variable: &'v str,
-    /// After the command's `let`, before its spawn.
-    between: ((usize, usize), (usize, usize)),
-    found: Option<String>,
-}
-
-impl<'ast> Visit<'ast> for InjectsInto<'_> {
-    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-        if let Expr::Path(p) = &*call.func {
-            let name = expr::last_ident(&p.path);
-            let at = expr::start(call);
-            if matches!(name.as_str(), "inject_into" | "inject_context_into")
-                && self.between.0 < at
-                && at < self.between.1
-                && call.args.iter().any(|arg| {
-                    arg.to_token_stream()
-                        .into_iter()
-                        .any(|t| t.to_string() == self.variable)
-                })
-            {
-                self.found.get_or_insert(name);
-            }
-        }
-        syn::visit::visit_expr_call(self, call);
-    }
+/// `env::inject_into(&mut cmd)` or `inject_context_into(&cx, &mut cmd)` on this variable,
+/// after the command's `let` and before its spawn.
+fn injects_into(
+    body: &syn::Block,
+    variable: &str,
+    (after, before): ((usize, usize), (usize, usize)),
+) -> Option<String> {
+    expr::calls(body).into_iter().find_map(|site| {
+        let name = site.name();
+        let at = site.start();
+        let on_it = site.args().iter().any(|arg| {
+            arg.to_token_stream()
+                .into_iter()
+                .any(|t| t.to_string() == variable)
+        });
+        (site.path().is_some()
+            && matches!(name.as_str(), "inject_into" | "inject_context_into")
+            && after < at
+            && at < before
+            && on_it)
+            .then_some(name)
+    })
 }

@@ -3,7 +3,7 @@
 
 use syn::{ExprCall, ExprMethodCall};
 
-use super::{Auditor, BIND_FIX, Binding, Judgement, worst};
+use super::{Auditor, BIND_FIX, Binding, Judgement};
 
 const THREAD_FIX: &str =
     "use tracebound::thread::spawn, or wrap the closure in tracebound::bind(…)";
@@ -24,7 +24,8 @@ pub(super) fn call(
         ["rayon", "join"] if call.args.len() == 2 => (
             "rayon::join",
             // Either closure may be stolen by another worker.
-            worst(a.closure(arg, BIND_FIX), a.closure(&call.args[1], BIND_FIX)),
+            a.closure(arg, BIND_FIX)
+                .worst(a.closure(&call.args[1], BIND_FIX)),
         ),
         // Not boundaries themselves: their closure runs here, and what it spawns on the scope
         // is one.
