@@ -4,7 +4,7 @@
 use syn::visit::Visit;
 use syn::{Expr, ExprCall, ExprMethodCall};
 
-use super::{Auditor, Binding, Judgement};
+use super::{Auditor, Binding, Judgement, Root};
 use crate::analysis::expr;
 use crate::index::{CLIENT_INJECTORS, Does, INJECTS};
 use crate::source::Imports;
@@ -32,7 +32,10 @@ pub(super) fn call(
     }
 }
 
-pub(super) fn method(a: &mut Auditor<'_>, m: &ExprMethodCall) -> Option<(&'static str, Judgement)> {
+pub(super) fn method<'a>(
+    a: &mut Auditor<'a>,
+    m: &'a ExprMethodCall,
+) -> Option<(&'static str, Judgement)> {
     let name = m.method.to_string();
     if name == "send" && m.args.is_empty() && a.file.mentions("reqwest") {
         let request = a.describe(&m.receiver);
@@ -65,7 +68,7 @@ pub(super) fn method(a: &mut Auditor<'_>, m: &ExprMethodCall) -> Option<(&'stati
     None
 }
 
-fn reqwest(a: &Auditor<'_>, receiver: &Expr, request: &str) -> Judgement {
+fn reqwest<'a>(a: &Auditor<'a>, receiver: &'a Expr, request: &str) -> Judgement {
     if request.contains("tracebound::reqwest::inject") {
         return Judgement::carried(
             "tracebound::reqwest::inject adds the trace headers to the request",
@@ -74,7 +77,11 @@ fn reqwest(a: &Auditor<'_>, receiver: &Expr, request: &str) -> Judgement {
     if let Some(judgement) = built(a, receiver).or_else(|| injected(a)) {
         return judgement;
     }
-    let comes_from_elsewhere = from_elsewhere(a, receiver, 0);
+    // From a parameter, a pattern or a struct field, through `let`s.
+    let comes_from_elsewhere = matches!(
+        a.trace(receiver).root,
+        Root::Field(_) | Root::Name(_, Some(Binding::Param(_) | Binding::Pattern) | None)
+    );
     let bare = (request.contains("reqwest::Client") || request.contains("reqwest::ClientBuilder"))
         && !request.contains("reqwest_middleware");
     if bare {
@@ -121,7 +128,7 @@ fn injected(a: &Auditor<'_>) -> Option<Judgement> {
 /// How the client or service was built, following `let`s, struct fields and one workspace fn:
 /// carried when tracebound's middleware or layer is in it, unknown when a workspace fn built it
 /// without them in sight.
-fn built(a: &Auditor<'_>, e: &Expr) -> Option<Judgement> {
+fn built<'a>(a: &Auditor<'a>, e: &'a Expr) -> Option<Judgement> {
     let carried = || {
         Some(Judgement::carried(
             "the client has tracebound's middleware or ClientLayer, which injects every request",
@@ -195,47 +202,15 @@ fn builds(e: &Expr) -> bool {
 /// The expressions a value was built from, following `let`s and struct fields, each with the
 /// imports of its file.
 fn origin<'a>(a: &Auditor<'a>, e: &'a Expr) -> Vec<(&'a Expr, &'a Imports)> {
-    let mut parts = Vec::new();
-    collect(a, e, 0, &mut parts);
-    parts
-}
-
-fn collect<'a>(
-    a: &Auditor<'a>,
-    e: &'a Expr,
-    depth: usize,
-    parts: &mut Vec<(&'a Expr, &'a Imports)>,
-) {
-    parts.push((e, a.imports()));
-    if depth > 8 {
-        return;
-    }
-    let (root, _) = expr::chain(e);
-    if let Expr::Field(f) = root
+    let traced = a.trace(e);
+    let mut parts: Vec<_> = traced.exprs.into_iter().map(|e| (e, a.imports())).collect();
+    if let Root::Field(f) = traced.root
         && let syn::Member::Named(name) = &f.member
     {
         parts.extend(
             a.index
                 .field_inits(a.owner(&f.base).as_deref(), &name.to_string()),
         );
-    } else if let Some((init, id)) = a.init_of(root) {
-        a.follow(id, || collect(a, init, depth + 1, parts));
     }
-}
-
-/// Whether a value comes, through `let`s, from a parameter, a pattern or a struct field.
-fn from_elsewhere(a: &Auditor<'_>, e: &Expr, depth: usize) -> bool {
-    match expr::chain(e).0 {
-        Expr::Field(_) => true,
-        Expr::Path(p) => match p.path.get_ident().map(|i| a.binding(&i.to_string())) {
-            Some(Some(Binding::Let {
-                init: Some(init),
-                id,
-                ..
-            })) if depth < 8 => a.follow(id, || from_elsewhere(a, init, depth + 1)),
-            Some(Some(Binding::Param(_) | Binding::Pattern) | None) => true,
-            _ => false,
-        },
-        _ => false,
-    }
+    parts
 }

@@ -4,7 +4,7 @@
 use quote::ToTokens;
 use syn::{Expr, ExprMethodCall};
 
-use super::{Auditor, Binding, Judgement};
+use super::{Auditor, Binding, Judgement, Root};
 use crate::analysis::expr::{self, ToVisit};
 use crate::index::{Callee, Does, EXTRACTS, INJECTS};
 use crate::source::MacroBody;
@@ -12,7 +12,10 @@ use crate::source::MacroBody;
 const PRODUCER_FIX: &str = "annotate the sending fn with #[traced_producer(carrier = headers)], or call tracebound::propagation::inject(&mut headers) before sending";
 const CONSUMER_FIX: &str = "handle each message in a #[traced_consumer(carrier = …)] fn, or extract its context with tracebound::propagation::extract (tracebound::stream::per_message for a stream)";
 
-pub(super) fn method(a: &mut Auditor<'_>, m: &ExprMethodCall) -> Option<(&'static str, Judgement)> {
+pub(super) fn method<'a>(
+    a: &mut Auditor<'a>,
+    m: &'a ExprMethodCall,
+) -> Option<(&'static str, Judgement)> {
     let name = m.method.to_string();
     let args: Vec<&Expr> = m.args.iter().collect();
     if name == "basic_publish" && a.file.mentions("lapin") {
@@ -51,9 +54,9 @@ pub(super) fn method(a: &mut Auditor<'_>, m: &ExprMethodCall) -> Option<(&'stati
     {
         let record = a.describe(args[0]);
         if record.contains("Record") {
-            let judgement = if let Some(headers) = headers_of(a, args[0], 0) {
+            let judgement = if let Some(headers) = headers_of(a, args[0]) {
                 producer(a, headers)
-            } else if let Some(param) = param_root(a, args[0], 0) {
+            } else if let Root::Name(param, Some(Binding::Param(_))) = a.trace(args[0]).root {
                 Judgement::unknown(
                     format!(
                         "the record comes from `{param}`, the caller's; the audit cannot see its headers"
@@ -312,38 +315,12 @@ fn collect_idents(tokens: proc_macro2::TokenStream, out: &mut Vec<String>) {
 }
 
 /// The argument of `.headers(…)` in a record's builder chain, following `let`s.
-fn headers_of<'a>(a: &Auditor<'a>, record: &'a Expr, depth: usize) -> Option<&'a Expr> {
-    let (root, methods) = expr::chain(record);
-    if let Some(m) = methods
-        .iter()
-        .find(|m| m.method == "headers" && m.args.len() == 1)
-    {
-        return Some(&m.args[0]);
-    }
-    let Expr::Path(p) = root else { return None };
-    match a.binding(&p.path.get_ident()?.to_string()) {
-        Some(Binding::Let {
-            init: Some(init),
-            id,
-            ..
-        }) if depth < 8 => a.follow(id, || headers_of(a, init, depth + 1)),
-        _ => None,
-    }
-}
-
-/// The parameter an expression is, or is a method chain on, following `let`s.
-fn param_root(a: &Auditor<'_>, e: &Expr, depth: usize) -> Option<String> {
-    let Expr::Path(p) = expr::chain(e).0 else {
-        return None;
-    };
-    let ident = p.path.get_ident()?.to_string();
-    match a.binding(&ident)? {
-        Binding::Param(_) => Some(ident),
-        Binding::Let {
-            init: Some(init),
-            id,
-            ..
-        } if depth < 8 => a.follow(id, || param_root(a, init, depth + 1)),
-        _ => None,
-    }
+fn headers_of<'a>(a: &Auditor<'a>, record: &'a Expr) -> Option<&'a Expr> {
+    a.trace(record).exprs.into_iter().find_map(|e| {
+        let (_, methods) = expr::chain(e);
+        let headers = methods
+            .into_iter()
+            .find(|m| m.method == "headers" && m.args.len() == 1)?;
+        Some(&headers.args[0])
+    })
 }

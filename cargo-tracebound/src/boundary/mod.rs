@@ -70,6 +70,25 @@ impl Judgement {
     }
 }
 
+/// How many `let`s [`Auditor::trace`] follows.
+const MAX_FOLLOW: usize = 8;
+
+/// What [`Auditor::trace`] found.
+pub(crate) struct Traced<'a> {
+    pub exprs: Vec<&'a Expr>,
+    pub root: Root<'a>,
+}
+
+/// What the last expression of a [`Traced`] starts from.
+pub(crate) enum Root<'a> {
+    /// A plain name, with what it is bound to (not a followed `let`), if anything.
+    Name(String, Option<Binding<'a>>),
+    /// `x.field`.
+    Field(&'a syn::ExprField),
+    /// A call, a literal, a path of several segments.
+    Other,
+}
+
 /// What a name stands for in the fn being walked.
 #[derive(Clone, Copy)]
 pub(crate) enum Binding<'a> {
@@ -180,6 +199,36 @@ impl<'a> Auditor<'a> {
                 ..
             } => Some((init, id)),
             _ => None,
+        }
+    }
+
+    /// Where a value comes from: every expression on the way, the value first, following the
+    /// `let` its method chain starts from (`let c = builder.build(); c.get(url)`), and the root
+    /// the last one starts from.
+    pub(crate) fn trace(&self, e: &'a Expr) -> Traced<'a> {
+        let mut exprs = Vec::new();
+        let root = self.trace_at(e, 0, &mut exprs);
+        Traced { exprs, root }
+    }
+
+    fn trace_at(&self, e: &'a Expr, depth: usize, exprs: &mut Vec<&'a Expr>) -> Root<'a> {
+        exprs.push(e);
+        match expr::chain(e).0 {
+            Expr::Field(f) => Root::Field(f),
+            Expr::Path(p) => match p.path.get_ident() {
+                Some(ident) => match self.binding(&ident.to_string()) {
+                    Some(Binding::Let {
+                        init: Some(init),
+                        id,
+                        ..
+                    }) if depth < MAX_FOLLOW => {
+                        self.follow(id, || self.trace_at(init, depth + 1, exprs))
+                    }
+                    binding => Root::Name(ident.to_string(), binding),
+                },
+                None => Root::Other,
+            },
+            _ => Root::Other,
         }
     }
 
